@@ -1,0 +1,63 @@
+# lvs.cluster — the stable interface (see README.md).
+#   make test       everything CI runs: lint, unit, sanity, build, lab and Molecule on UML guests
+#   make lab-up     boot the default lab topology (5 UML guests); make lab-down removes it all
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+LABCTL := lab/labctl
+
+.PHONY: help host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
+	lab-status clean
+
+help:
+	@echo "make test      run everything CI runs (installs what it needs)"
+	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
+	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
+
+host-deps:
+	@bash tools/host-deps.sh
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: host-deps $(VENV)/.installed
+
+test: venv
+	@bash tools/run-tests.sh
+
+lint: venv
+	ruff check .
+	ansible-lint --offline -q
+	antsibull-changelog lint
+
+unit: venv
+	python -m pytest -q tests/unit lab/tests
+
+sanity: venv
+	bash tools/sanity.sh
+
+build: venv
+	bash tools/check-build.sh
+
+lab-test: venv
+	python -m pytest -q tests/integration/lab
+
+molecule: venv
+	molecule test --all
+
+lab-up: venv
+	$(LABCTL) up
+
+lab-down: venv
+	$(LABCTL) down
+
+lab-status: venv
+	$(LABCTL) status
+
+clean:
+	rm -rf build tests/output .pytest_cache .ruff_cache .hypothesis

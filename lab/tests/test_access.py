@@ -1,0 +1,52 @@
+"""The generated SSH config, inventory and ansible.cfg reach every guest through the namespace."""
+
+from pathlib import Path
+
+import yaml
+from lvslab.access import write_access_files
+from lvslab.guests import command
+from lvslab.topology import load_topology
+
+DEFAULT = Path(__file__).resolve().parents[1] / "topologies" / "default.yml"
+
+
+def test_access_files(tmp_path):
+    topology = load_topology(DEFAULT)
+    key = tmp_path / "id_ed25519"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    paths = write_access_files(topology, tmp_path, key, Path("/run/x/lvslab"), repo)
+
+    ssh = paths["ssh_config"].read_text()
+    assert "Host lvs1\n  HostName 10.254.0.11\n" in ssh
+    assert "netns exec lvslab" in ssh and " %h %p" in ssh
+    assert f"IdentityFile {key}" in ssh
+    assert "ControlPath /run/x/lvslab/%C" in ssh
+
+    inventory = yaml.safe_load(paths["inventory"].read_text())["all"]
+    assert inventory["vars"]["ansible_ssh_common_args"] == f"-F {paths['ssh_config']}"
+    hosts = inventory["children"]["lab"]["hosts"]
+    assert hosts["web1"]["ansible_host"] == "10.254.0.21"
+    assert hosts["web1"]["lab_nics"][1] == {"name": "eth1", "network": "back",
+                                            "address": "10.254.1.21/24",
+                                            "mac": "52:54:00:fe:03:01"}
+    assert set(inventory["children"]["lvs_routers"]["hosts"]) == {"lvs1", "lvs2"}
+    assert set(inventory["children"]["clients"]["hosts"]) == {"client"}
+
+    cfg = paths["ansible_cfg"].read_text()
+    assert f"inventory = {paths['inventory']}" in cfg and "pipelining = True" in cfg
+    link = paths["collections"] / "ansible_collections" / "lvs" / "cluster"
+    assert link.resolve() == repo.resolve()
+    # Rewriting (a second `up`) replaces the link instead of failing.
+    write_access_files(topology, tmp_path, key, Path("/run/x/lvslab"), repo)
+    assert link.resolve() == repo.resolve()
+
+
+def test_guest_command_line():
+    topology = load_topology(DEFAULT)
+    lvs1 = topology.guest("lvs1")
+    args = command(lvs1, "lvslab", Path("/img/rootfs.img"), Path("/s/lvs1.cow"), Path("/s/uml"))
+    assert args[:5] == ["ip", "netns", "exec", "lvslab", "linux"]
+    assert "ubd0=/s/lvs1.cow,/img/rootfs.img" in args
+    assert "vec1:transport=tap,ifname=lt1n1,mac=52:54:00:fe:01:01,gro=1" in args
+    assert "lab.nic=vec0,eth0,10.254.0.11/24" in args and "lab.host=lvs1" in args

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build the collection tarball and prove it carries no lab state, virtualenv or cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/dist
+rm -rf "$out"
+mkdir -p "$out"
+ansible-galaxy collection build --force --output-path "$out" >/dev/null
+tarball=$(ls "$out"/lvs-cluster-*.tar.gz)
+junk=$(tar tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.git|build|lab|bench|tests/output|__pycache__|\.pytest_cache|\.ruff_cache|\.hypothesis)(/|$)' || true)
+if [ -n "$junk" ]; then
+  echo "check-build: the tarball carries files that are not the collection:" >&2
+  echo "$junk" | head -20 >&2
+  exit 1
+fi
+echo "check-build: $tarball ($(du -k "$tarball" | cut -f1) KiB, $(tar tzf "$tarball" | wc -l) entries)"
