@@ -97,7 +97,7 @@ def resolve_topology(path: str | None) -> Topology:
     name = os.environ.get("LAB_NAME")
     if name:
         if not LAB_NAME.match(name):
-            raise LabError(f"LAB_NAME={name!r}: lab names are 1-15 of [a-z0-9-], "
+            raise LabError(f"LAB_NAME={name!r}: lab names are 1-32 of [a-z0-9_-], "
                            "starting with a letter")
         topology = replace(topology, name=name)
     return topology

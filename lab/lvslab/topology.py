@@ -17,7 +17,7 @@ from .errors import LabError
 
 GUEST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 NETWORK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
-LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+LAB_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MEMORY = re.compile(r"^[1-9][0-9]*[MG]$")
 MAX_NICS = 4
 
@@ -166,7 +166,7 @@ def parse_topology(data: Any, source: str) -> Topology:
     name = body.get("name")
     if not isinstance(name, str) or not LAB_NAME.match(name):
         raise TopologyError(f"{source}: name: the lab name (also its network namespace) is "
-                            "1-15 of [a-z0-9-], starting with a letter")
+                            "1-32 of [a-z0-9_-], starting with a letter")
     memory = str(body.get("memory", "256M"))
     if not MEMORY.match(memory):
         raise TopologyError(f"{source}: memory: {memory!r} is not like 256M or 1G")
