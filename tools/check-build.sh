@@ -7,7 +7,7 @@ rm -rf "$out"
 mkdir -p "$out"
 ansible-galaxy collection build --force --output-path "$out" >/dev/null
 tarball=$(ls "$out"/lvs-cluster-*.tar.gz)
-junk=$(tar tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.git|build|lab|bench|tests/output|__pycache__|\.pytest_cache|\.ruff_cache|\.hypothesis)(/|$)' || true)
+junk=$(tar tzf "$tarball" | grep -E '^(\.venv|\.lab|\.git|\.ci|build|lab|bench|tools|tests/output)(/|$)|(^|/)(__pycache__|\.pytest_cache|\.ruff_cache|\.hypothesis)(/|$)' || true)
 if [ -n "$junk" ]; then
   echo "check-build: the tarball carries files that are not the collection:" >&2
   echo "$junk" | head -20 >&2

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Smoke check on a real kernel: add a virtual service with two real servers through pyroute2,
 read both back from the kernel, remove the service, and prove it is gone.
 
