@@ -1,0 +1,203 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IPVS model of lvs.cluster: virtual services and their destinations (real servers) as
+immutable values, identity apart from options, and no counters.
+
+Identity (what ipvsadm's ``-t/-u/--sctp-service/-f`` and ``-r`` name) is ``Service.key`` and
+``Destination.key``; everything else is an option that can be edited in place.
+
+Representation choices:
+
+* addresses are canonical text (``str(ipaddress.ip_address(...))``);
+* ``Service.netmask`` (persistence granularity) is a prefix length for both families; the full
+  length (32 or 128, the kernel's default, i.e. per-client persistence) is stored as None;
+* ``Service.timeout`` is the persistence timeout in seconds, 0 when not persistent;
+* forwarding methods are ``nat`` (masquerading, ipvsadm -m), ``direct`` (gatewaying, -g),
+  ``tunnel`` (ipip, -i) and ``local``.
+
+Constructors check their values and raise ValueError for an inconsistent object.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FAMILIES = ("inet", "inet6")
+PROTOCOLS = ("tcp", "udp", "sctp")
+SERVICE_FLAGS = ("persistent", "one-packet", "sh-fallback", "sh-port", "mh-fallback", "mh-port")
+FORWARDING_METHODS = ("nat", "direct", "tunnel", "local")
+TUNNEL_TYPES = ("ipip", "gue", "gre")
+TUNNEL_FLAGS = ("nocsum", "csum", "remcsum")
+MAX_FWMARK = 0xFFFFFFFF
+
+
+def _canonical_address(address: str, family: str, what: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"{what}: invalid IP address {address!r}") from None
+    if (parsed.version == 4) != (family == "inet"):
+        raise ValueError(f"{what}: {address} is not an {family} address")
+    return str(parsed)
+
+
+def _family_of(address: str) -> str:
+    try:
+        return "inet" if ipaddress.ip_address(address).version == 4 else "inet6"
+    except ValueError:
+        raise ValueError(f"invalid IP address {address!r}") from None
+
+
+def _check_port(port: object, what: str) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"{what}: port 0-65535 expected, got {port!r}")
+
+
+def _check_choices(values: frozenset[str], choices: tuple[str, ...], what: str) -> None:
+    unknown = sorted(values - set(choices))
+    if unknown:
+        raise ValueError(f"{what}: unknown {', '.join(unknown)} (expected {', '.join(choices)})")
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    """What identifies a virtual service: (family, protocol, address, port) or (family, fwmark)."""
+
+    family: str
+    protocol: str | None
+    address: str | None
+    port: int | None
+    fwmark: int | None
+
+
+@dataclass(frozen=True)
+class Service:
+    """One IPVS virtual service: its identity fields, then its options."""
+
+    family: str
+    protocol: str | None
+    address: str | None
+    port: int | None
+    fwmark: int | None = None
+    scheduler: str = "wlc"
+    flags: frozenset[str] = frozenset()
+    timeout: int = 0
+    netmask: int | None = None
+    pe_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"service family: {self.family!r} is not one of inet, inet6")
+        if self.fwmark is not None:
+            if (self.protocol, self.address, self.port) != (None, None, None):
+                raise ValueError("a fwmark service has no protocol, address or port")
+            if isinstance(self.fwmark, bool) or not isinstance(self.fwmark, int) or \
+                    not 1 <= self.fwmark <= MAX_FWMARK:
+                raise ValueError(f"service fwmark: 1-{MAX_FWMARK} expected, got {self.fwmark!r}")
+        else:
+            if self.protocol not in PROTOCOLS:
+                raise ValueError(f"service protocol: {self.protocol!r} is not one of "
+                                 f"{', '.join(PROTOCOLS)}")
+            if not isinstance(self.address, str):
+                raise ValueError("service address: an IP address is required without fwmark")
+            object.__setattr__(self, "address",
+                               _canonical_address(self.address, self.family, "service address"))
+            _check_port(self.port, "service port")
+        if not isinstance(self.scheduler, str) or not self.scheduler:
+            raise ValueError("service scheduler: a scheduler name is required")
+        flags = frozenset(self.flags)
+        _check_choices(flags, SERVICE_FLAGS, "service flags")
+        object.__setattr__(self, "flags", flags)
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int) or \
+                self.timeout < 0:
+            raise ValueError(f"service timeout: seconds >= 0 expected, got {self.timeout!r}")
+        if "persistent" in flags and self.timeout < 1:
+            raise ValueError("service timeout: a persistent service needs a timeout >= 1")
+        self._normalise_netmask()
+
+    def _normalise_netmask(self) -> None:
+        full = 32 if self.family == "inet" else 128
+        netmask = self.netmask
+        if netmask is None:
+            return
+        if isinstance(netmask, bool) or not isinstance(netmask, int) or \
+                not 0 <= netmask <= full:
+            raise ValueError(f"service netmask: prefix length 0-{full} expected, "
+                             f"got {netmask!r}")
+        if netmask == full:
+            object.__setattr__(self, "netmask", None)
+
+    @property
+    def key(self) -> ServiceKey:
+        return ServiceKey(self.family, self.protocol, self.address, self.port, self.fwmark)
+
+    @property
+    def persistent(self) -> bool:
+        return "persistent" in self.flags
+
+
+@dataclass(frozen=True)
+class DestinationKey:
+    """What identifies a destination within its service."""
+
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One real server of a virtual service: its identity (address, port), then its options.
+
+    ``tunnel_type``/``tunnel_port``/``tunnel_flags`` only apply to ``forwarding = tunnel``
+    (None/None/empty is plain ipip, the kernel default).
+    """
+
+    address: str
+    port: int
+    forwarding: str = "nat"
+    weight: int = 1
+    upper_threshold: int = 0
+    lower_threshold: int = 0
+    tunnel_type: str | None = None
+    tunnel_port: int | None = None
+    tunnel_flags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.address, str):
+            raise ValueError("destination address: an IP address is required")
+        object.__setattr__(self, "address", _canonical_address(
+            self.address, _family_of(self.address), "destination address"))
+        _check_port(self.port, "destination port")
+        if self.forwarding not in FORWARDING_METHODS:
+            raise ValueError(f"destination forwarding: {self.forwarding!r} is not one of "
+                             f"{', '.join(FORWARDING_METHODS)}")
+        for name in ("weight", "upper_threshold", "lower_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not 0 <= value <= 0x7FFFFFFF:
+                raise ValueError(f"destination {name}: 0-2147483647 expected, got {value!r}")
+        flags = frozenset(self.tunnel_flags)
+        _check_choices(flags, TUNNEL_FLAGS, "destination tunnel_flags")
+        object.__setattr__(self, "tunnel_flags", flags)
+        tunnel_options = (self.tunnel_type, self.tunnel_port, flags)
+        if self.forwarding != "tunnel" and tunnel_options != (None, None, frozenset()):
+            raise ValueError("destination tunnel options need forwarding = tunnel")
+        if self.tunnel_type is not None and self.tunnel_type not in TUNNEL_TYPES:
+            raise ValueError(f"destination tunnel_type: {self.tunnel_type!r} is not one of "
+                             f"{', '.join(TUNNEL_TYPES)}")
+        if self.tunnel_port is not None:
+            _check_port(self.tunnel_port, "destination tunnel_port")
+
+    @property
+    def key(self) -> DestinationKey:
+        return DestinationKey(self.address, self.port)
+
+    @property
+    def family(self) -> str:
+        return _family_of(self.address)
+
+
+# A whole (desired) IPVS table: each service with its destinations.
+IpvsTable = Mapping[Service, tuple[Destination, ...]]

@@ -1,0 +1,155 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Splitting lvs.cf text into statements: one statement per line, tokens separated by blanks
+(space, tab), ``"..."`` or ``'...'`` making one token that may hold blanks.
+
+Lines end with LF or CRLF (Piranha silently dropped lines of CRLF files). A line whose first
+non-blank character is ``#`` is a comment; there are no comments after a value. There is no
+escape character: a quoted token ends at the next quote of its kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._lvs_cf_errors import LvsCfError, LvsCfWarning
+from ._lvs_cf_values import BLANKS
+
+BYTE_ORDER_MARK = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token: its text without quotes, its 1-based column, and the quote used (or None)."""
+
+    text: str
+    column: int
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """The tokens of one non-blank, non-comment line."""
+
+    line: int
+    tokens: tuple[Token, ...]
+    end_column: int  # column just after the last token
+
+
+@dataclass(frozen=True)
+class Lexed:
+    statements: tuple[Statement, ...]
+    warnings: tuple[LvsCfWarning, ...]
+    line_count: int
+
+
+def decode(data: bytes, source: str) -> str:
+    """UTF-8 text of ``data``; an undecodable byte is an LvsCfError at its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + 1
+        column = len(data[line_start:err.start].decode("utf-8", "replace")) + 1
+        raise LvsCfError(
+            f"invalid UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+            file=source, line=line, column=column,
+        ) from None
+
+
+def lex(text: str, source: str) -> Lexed:
+    """Statements of ``text``, or LvsCfError for a quoting or character problem."""
+    warnings: list[LvsCfWarning] = []
+    statements: list[Statement] = []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if text.startswith(BYTE_ORDER_MARK):
+        lines[0] = lines[0][1:]
+        warnings.append(LvsCfWarning(source, 1, None, "byte order mark at the start of the file "
+                                                      "ignored (Piranha would reject the line)"))
+    crlf_seen = False
+    for number, raw in enumerate(lines, start=1):
+        line = raw
+        if line.endswith("\r"):
+            line = line[:-1]
+            if not crlf_seen:
+                crlf_seen = True
+                warnings.append(LvsCfWarning(
+                    source, number, None,
+                    "CRLF line endings: accepted, but Piranha silently drops lines of such files",
+                ))
+        _check_characters(line, number, source)
+        statement = _tokenize(line, number, source, warnings)
+        if statement is not None:
+            statements.append(statement)
+    return Lexed(tuple(statements), tuple(warnings), len(lines))
+
+
+def _check_characters(line: str, number: int, source: str) -> None:
+    for index, char in enumerate(line):
+        code = ord(char)
+        if char == "\r":
+            reason = "carriage return inside a line (only LF or CRLF line endings are accepted)"
+        elif (code < 0x20 and char != "\t") or code == 0x7F:
+            reason = f"control character U+{code:04X} is not allowed"
+        elif 0xD800 <= code <= 0xDFFF:
+            reason = "invalid UTF-8: a byte cannot be decoded"
+        else:
+            continue
+        raise LvsCfError(reason, file=source, line=number, column=index + 1)
+
+
+def _tokenize(line: str, number: int, source: str,
+              warnings: list[LvsCfWarning]) -> Statement | None:
+    position = _skip_blanks(line, 0)
+    if position == len(line) or line[position] == "#":
+        return None
+    tokens: list[Token] = []
+    while position < len(line):
+        char = line[position]
+        if char in "\"'":
+            token, end = _quoted_token(line, position, number, source)
+            if " " not in token.text and "\t" not in token.text and end < len(line) and \
+                    _skip_blanks(line, end) == len(line):
+                warnings.append(LvsCfWarning(
+                    source, number, None,
+                    "blanks after a quoted value without inner blanks: Piranha rejects this "
+                    "line (quotation mismatch); remove the trailing blanks",
+                ))
+        else:
+            end = position
+            while end < len(line) and line[end] not in BLANKS:
+                end += 1
+            token = Token(line[position:end], position + 1)
+            if '"' in token.text:
+                raise LvsCfError(
+                    "quotation mismatch: a double quote may only start a value",
+                    file=source, line=number, column=position + token.text.index('"') + 1,
+                )
+        tokens.append(token)
+        last_end = end
+        position = _skip_blanks(line, end)
+    return Statement(number, tuple(tokens), last_end + 1)
+
+
+def _quoted_token(line: str, start: int, number: int, source: str) -> tuple[Token, int]:
+    quote = line[start]
+    close = line.find(quote, start + 1)
+    if close < 0:
+        raise LvsCfError(f"quotation mismatch: no closing {quote} on this line",
+                         file=source, line=number, column=start + 1)
+    end = close + 1
+    if end < len(line) and line[end] not in BLANKS:
+        raise LvsCfError(
+            f"quotation mismatch: text right after the closing {quote} (there is no escape "
+            "for quotes inside a value)",
+            file=source, line=number, column=end + 1,
+        )
+    return Token(line[start + 1:close], start + 1, quote), end
+
+
+def _skip_blanks(line: str, position: int) -> int:
+    while position < len(line) and line[position] in BLANKS:
+        position += 1
+    return position
