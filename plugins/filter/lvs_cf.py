@@ -1,0 +1,61 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters lvs.cluster.lvs_cf_parse (lvs.cf text -> model dict) and lvs.cluster.lvs_cf_render
+(model dict -> canonical lvs.cf text). Documentation: lvs_cf_parse.yml, lvs_cf_render.yml."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.utils.display import Display
+
+from ..module_utils._lvs_cf_errors import LvsCfError
+from ..module_utils._lvs_cf_shells import (
+    InternalError,
+    canonical_text,
+    format_warning,
+)
+
+display = Display()
+
+
+def _run(filter_name, **kwargs):
+    try:
+        config, text, warnings = canonical_text(**kwargs)
+    except (LvsCfError, InternalError) as err:
+        raise AnsibleFilterError(f"{filter_name}: {err}") from err
+    for warning in warnings:
+        display.warning(format_warning(warning))
+    return config, text
+
+
+def lvs_cf_parse(content, source="lvs.cf"):
+    """lvs.cf text -> the configuration model as a dict."""
+    if not isinstance(content, (str, bytes)):
+        raise AnsibleFilterError(f"lvs_cf_parse: expects lvs.cf text, got {type(content).__name__}")
+    config, _text = _run(
+        "lvs_cf_parse", content=to_text(content, errors="surrogate_or_strict"), source=source
+    )
+    return config
+
+
+def lvs_cf_render(config):
+    """The configuration model (a dict) -> canonical lvs.cf text."""
+    if not isinstance(config, Mapping):
+        raise AnsibleFilterError(
+            f"lvs_cf_render: expects the lvs.cf model as a dictionary, got {type(config).__name__}"
+        )
+    _config, text = _run("lvs_cf_render", config=dict(config))
+    return text
+
+
+class FilterModule:
+    """lvs.cf filters."""
+
+    def filters(self):
+        return {
+            "lvs_cf_parse": lvs_cf_parse,
+            "lvs_cf_render": lvs_cf_render,
+        }
