@@ -265,7 +265,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ..module_utils._lvs_cf_errors import LvsCfError
-from ..module_utils._lvs_cf_shells import canonical_text, error_details, format_warning
+from ..module_utils._lvs_cf_shells import canonical_text, error_details
 
 
 def read_file(module, path):
@@ -360,7 +360,7 @@ def main():
         except LvsCfError as err:
             fail_with(module, err, path=path)
         for warning in warnings:
-            module.warn(format_warning(warning))
+            module.warn(str(warning))
         module.exit_json(
             changed=False, path=path, config=config, content=text, canonical=data == to_bytes(text)
         )
@@ -391,7 +391,7 @@ def main():
     except LvsCfError as err:
         fail_with(module, err)
     for warning in warnings:
-        module.warn(format_warning(warning))
+        module.warn(str(warning))
     result.update(config=config, content=text)
 
     if state in ("parsed", "rendered"):
