@@ -61,6 +61,10 @@ def build_parser():
     return parser
 
 
+def _say(stream, line):
+    stream.write(line + "\n")
+
+
 def _read(name, stdin):
     if name == "-":
         return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
@@ -74,18 +78,18 @@ def _process(name, stdin, stderr):
     try:
         data = _read(name, stdin)
     except OSError as err:
-        print(f"lvs-cf: cannot read {source}: {err.strerror or err}", file=stderr)
+        _say(stderr, f"lvs-cf: cannot read {source}: {err.strerror or err}")
         return EXIT_USAGE, None, 0
     try:
         _config, text, warnings = canonical_text(content=data, source=source)
     except LvsCfError as err:
-        print(str(err), file=stderr)
+        _say(stderr, str(err))
         return EXIT_INVALID, None, 0
     except InternalError as err:
-        print(f"lvs-cf: {err}", file=stderr)
+        _say(stderr, f"lvs-cf: {err}")
         return EXIT_INTERNAL, None, 0
     for warning in warnings:
-        print(format_warning(warning), file=stderr)
+        _say(stderr, format_warning(warning))
     return EXIT_OK, text, len(warnings)
 
 
@@ -115,6 +119,3 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
         worst = max(worst, status)
     return worst
 
-
-if __name__ == "__main__":
-    sys.exit(main())

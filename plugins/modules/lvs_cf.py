@@ -84,7 +84,9 @@ options:
     default: '0600'
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
+  # Not ansible.builtin.action_common_attributes.files: with the FQCN, ansible-core 2.19 does
+  # not find the FILES fragment (its descriptions go missing).
+  - action_common_attributes.files
   - ansible.builtin.files
 attributes:
   check_mode:
