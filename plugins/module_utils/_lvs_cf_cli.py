@@ -118,4 +118,3 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
             status = EXIT_INVALID
         worst = max(worst, status)
     return worst
-
