@@ -58,7 +58,7 @@ options:
       - Checked as a whole before anything is written; an unknown key or a bad value fails with
         its path in the model.
       - Mutually exclusive with O(content). One of them is required by O(state=present) and
-        O(state=rendered).
+        O(state=rendered); O(state=absent) and O(state=gathered) take neither.
     type: dict
   content:
     description:
@@ -353,6 +353,11 @@ def main():
     state = params["state"]
     path = params["path"]
     result = dict(changed=False)
+
+    if state in ("absent", "gathered") and (
+        params["config"] is not None or params["content"] is not None
+    ):
+        module.fail_json(msg=f"state={state} takes neither config nor content")
 
     if state == "gathered":
         data = read_file(module, path)

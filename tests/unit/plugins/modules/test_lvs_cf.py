@@ -375,3 +375,14 @@ def test_absent_when_missing_is_no_change(run_module, path):
     result = run_module(state="absent", path=str(path))
     assert result["changed"] is False
     assert not result.failed
+
+
+@pytest.mark.parametrize("state", ["absent", "gathered"])
+@pytest.mark.parametrize("given", ["config", "content"])
+def test_absent_and_gathered_take_no_input(run_module, canonical_a, path, state, given):
+    path.write_text(canonical_a[1])
+    value = canonical_a[0] if given == "config" else canonical_a[1]
+    result = run_module(state=state, path=str(path), **{given: value})
+    assert result.failed
+    assert result["msg"] == f"state={state} takes neither config nor content"
+    assert path.exists()
