@@ -121,7 +121,7 @@ EDIT_CHARACTERS = st.sampled_from(list(' \t\n\r"\'#{}=[]0x19.:,-abz\u00e9\x00'))
 @st.composite
 def mutated_examples(draw):
     text = draw(st.sampled_from(EXAMPLES))
-    for _ in range(draw(st.integers(1, 3))):
+    for _edit in range(draw(st.integers(1, 3))):
         position = draw(st.integers(0, len(text)))
         operation = draw(st.sampled_from(["insert", "delete", "replace", "cut"]))
         if operation == "insert":

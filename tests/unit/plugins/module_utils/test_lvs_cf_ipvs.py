@@ -125,7 +125,7 @@ def test_real_port_and_forwarding(network, forwarding, fwmark, port):
     (300, "0.0.0.0", frozenset({"persistent"}), 300, None),  # ignored by Piranha
 ])
 def test_persistence_and_netmask(persistent, pmask, flags, timeout, netmask):
-    service, _ = only_service(one_virtual(persistent=persistent, pmask=pmask))
+    service = only_service(one_virtual(persistent=persistent, pmask=pmask))[0]
     assert (service.flags, service.timeout, service.netmask) == (flags, timeout, netmask)
 
 
@@ -152,7 +152,7 @@ def test_fwmark_service_keeps_the_family_of_its_address():
 
 def test_sorry_server_is_not_in_the_steady_state():
     config = one_virtual("direct", sorry_server="192.0.2.99", port=443)
-    _, destinations = only_service(config)
+    destinations = only_service(config)[1]
     assert "192.0.2.99" not in [d.address for d in destinations]
     assert sorry_destination(config.virtuals[0], config) == Destination(
         "192.0.2.99", 443, forwarding="direct", weight=1)
