@@ -19,6 +19,7 @@ _C_INTEGER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 _DECIMAL_SECONDS = re.compile(r"[0-9]+\.[0-9]*|\.[0-9]+")
 _INET_ATON_PART = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
 _PREFIX_LENGTH = re.compile(r"0|[1-9][0-9]{0,2}")
+_NUMERIC_ADDRESS = re.compile(r"[0-9.]*|0[xX][0-9a-fA-F.xX]*")
 SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]*")
 
 
@@ -94,14 +95,18 @@ def read_ip(text: str) -> tuple[str, str, bool]:
     """
     if ":" in text:
         if "%" in text:
-            raise ValueError(f"invalid ip address '{text}': zone indexes are not supported")
+            raise ValueError(f"invalid host name or ip address '{text}': zone indexes are not "
+                             "supported")
         try:
             address = ipaddress.IPv6Address(text)
         except ValueError:
-            raise ValueError(f"invalid ip address '{text}'") from None
+            raise ValueError(f"invalid host name or ip address '{text}': not an IPv6 "
+                             "address") from None
         return str(address), "inet6", str(address) == text
     dotted = parse_inet_aton(text)
     if dotted is None:
+        if _NUMERIC_ADDRESS.fullmatch(text):
+            raise ValueError(f"invalid host name or ip address '{text}': not an IPv4 address")
         raise ValueError(
             f"invalid host name or ip address '{text}': hostnames are not resolved; "
             "use an IP address"

@@ -364,10 +364,17 @@ def test_hostnames_are_refused_in_blocks(block, line):
     assert "hostnames are not resolved" in err.reason
 
 
-@pytest.mark.parametrize("text", ["1.2.3.256", "1.2.3.4.5", "::g", "fe80::1%eth0", "1..2.3"])
-def test_malformed_addresses(text):
+@pytest.mark.parametrize(("text", "reason"), [
+    ("1.2.3.256", "invalid host name or ip address '1.2.3.256': not an IPv4 address"),
+    ("1.2.3.4.5", "invalid host name or ip address '1.2.3.4.5': not an IPv4 address"),
+    ("1..2.3", "invalid host name or ip address '1..2.3': not an IPv4 address"),
+    ("0x1.0xzz", "invalid host name or ip address '0x1.0xzz': hostnames are not resolved"),
+    ("::g", "invalid host name or ip address '::g': not an IPv6 address"),
+    ("fe80::1%eth0", "invalid host name or ip address 'fe80::1%eth0': zone indexes are not"),
+])
+def test_malformed_addresses(text, reason):
     err = parse_error(in_block("server", f"address = {text}"))
-    assert err.reason.startswith("invalid")
+    assert err.reason.startswith(reason)
     assert err.column == 19
 
 
