@@ -51,6 +51,7 @@ class _Validator:
         self.config = config
         self.source = source
         self.warnings: list[LvsCfWarning] = []
+        self._virtual_of: dict[int, str] | None = None  # id(server) -> its virtual's name
 
     # -- messages
 
@@ -63,10 +64,12 @@ class _Validator:
 
     def _label(self, block: Block) -> str | None:
         if isinstance(block, RealServer):
-            for virtual in self.config.virtuals:
-                if any(server is block for server in virtual.servers):
-                    return f"virtual {virtual.name}: server {block.name}"
-            return f"server {block.name}"
+            if self._virtual_of is None:
+                self._virtual_of = {id(server): virtual.name for virtual in self.config.virtuals
+                                    for server in virtual.servers}
+            virtual_name = self._virtual_of.get(id(block))
+            prefix = f"virtual {virtual_name}: " if virtual_name is not None else ""
+            return f"{prefix}server {block.name}"
         if isinstance(block, VirtualService):
             return f"virtual {block.name}"
         if isinstance(block, FailoverService):
