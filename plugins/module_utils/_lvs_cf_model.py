@@ -243,6 +243,17 @@ class LvsConfig:
         object.__setattr__(self, "virtuals", tuple(self.virtuals))
         object.__setattr__(self, "failovers", tuple(self.failovers))
 
+    @property
+    def effective_primary_private(self) -> str | None:
+        """The primary's private heartbeat address as Piranha used it: ``primary`` if unset."""
+        return self.primary_private if self.primary_private is not None else self.primary
+
+    @property
+    def effective_backup_private(self) -> str | None:
+        """The backup's private heartbeat address as Piranha used it: without
+        ``primary_private``, Piranha replaced it by ``backup`` (even when it was set)."""
+        return self.backup_private if self.primary_private is not None else self.backup
+
 
 def key_fields(cls: type) -> dict[str, Any]:
     """The lvs.cf key fields of a model class, by key name, in canonical order."""

@@ -206,3 +206,16 @@ def test_any_valid_model_has_a_desired_table(config):
         for destination, server in zip(destinations, servers, strict=True):
             assert destination.weight == max(1, server.weight)
             assert destination.family == service.family
+
+
+@pytest.mark.parametrize(("options", "rise", "fall"), [
+    ({}, 18, 1),  # Piranha: reentry 180 / timeout 10, one failure
+    ({"reentry": 30, "timeout": 5}, 6, 1),
+    ({"reentry": 5, "timeout": 10}, 1, 1),  # integer division gives 0: the first good check
+    ({"reentry": 0, "timeout": 10}, 18, 1),  # nanny replaced reentry 0 by 180
+    ({"timeout": 0}, 180, 1),
+    ({"rise": 3, "fall": 2}, 3, 2),
+])
+def test_effective_rise_and_fall(options, rise, fall):
+    virtual = VirtualService(name="v", **options)
+    assert (virtual.effective_rise, virtual.effective_fall) == (rise, fall)

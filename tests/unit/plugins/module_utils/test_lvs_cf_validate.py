@@ -277,3 +277,15 @@ def test_validate_reports_foreign_objects_in_blocks():
 def test_lvs_config_defaults_are_not_valid_alone():
     with pytest.raises(LvsCfError, match="primary: missing"):
         validate_lvs_cf(LvsConfig())
+
+
+@pytest.mark.parametrize(("settings", "primary_private", "backup_private"), [
+    ({}, "10.0.0.1", "10.0.0.2"),
+    ({"primary_private": "10.9.0.1", "backup_private": "10.9.0.2"}, "10.9.0.1", "10.9.0.2"),
+    ({"backup_private": "10.9.0.2"}, "10.0.0.1", "10.0.0.2"),  # Piranha ignored it
+])
+def test_effective_private_heartbeat_addresses_follow_piranha(settings, primary_private,
+                                                              backup_private):
+    config = LvsConfig(primary="10.0.0.1", backup="10.0.0.2", **settings)
+    assert (config.effective_primary_private, config.effective_backup_private) == (
+        primary_private, backup_private)
