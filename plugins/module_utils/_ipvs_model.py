@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 FAMILIES = ("inet", "inet6")
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -199,5 +200,6 @@ class Destination:
         return _family_of(self.address)
 
 
-# A whole (desired) IPVS table: each service with its destinations.
-IpvsTable = Mapping[Service, tuple[Destination, ...]]
+if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
+    # A whole (desired) IPVS table: each service with its destinations.
+    IpvsTable = Mapping[Service, tuple[Destination, ...]]

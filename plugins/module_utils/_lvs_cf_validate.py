@@ -10,7 +10,7 @@ not meant. The checks are listed in docs/lvs_cf.md.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._lvs_cf_errors import LvsCfError, LvsCfWarning
 from ._lvs_cf_ipvs import destination_port, forwarding_for_server, service_for_virtual
@@ -29,7 +29,8 @@ MAX_INT = 0x7FFFFFFF  # Piranha read numbers into C ints
 MAX_FWMARK = 0xFFFFFFFF
 MAX_DEVICE_NAME = 15  # IFNAMSIZ - 1
 
-Block = LvsConfig | VirtualService | RealServer | FailoverService
+if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.10 on the target
+    Block = LvsConfig | VirtualService | RealServer | FailoverService
 
 
 def validate_lvs_cf(config: LvsConfig, source: str = "lvs.cf") -> tuple[LvsCfWarning, ...]:
