@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every stage CI runs, each timed; a failed stage does not hide the later ones.
-# Ends with the time table and one line summing the pytest results of all stages.
+# Ends with the time table and one line summing the pytest results of all stages, the stages that
+# are not pytest (lint, sanity, build) counting as one check each.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 junit=build/junit
@@ -31,11 +32,15 @@ stage integration python -m pytest -ra -s -p no:cacheprovider tests/integration 
 
 echo
 echo "=== make test: time per stage"
-failed=0
+failed=0 checks=()
 for i in "${!names[@]}"; do
   printf '  %-12s %5d s  %s\n' "${names[$i]}" "${times[$i]}" "${results[$i]}"
   [ "${results[$i]}" = ok ] || failed=1
+  case ${names[$i]} in
+    unit|integration) ;;
+    *) checks+=("${names[$i]}=$([ "${results[$i]}" = ok ] && echo ok || echo failed)") ;;
+  esac
 done
 printf '  %-12s %5d s\n' total "$SECONDS"
-python tools/junit-total.py "$junit"/*.xml
+python tools/junit-total.py "$junit"/*.xml "${checks[@]}"
 exit $failed

@@ -84,6 +84,7 @@ def terminate(main_pids: set[int], all_pids: set[int], grace: float = 10.0) -> N
         for pid in all_pids:
             reap(pid)
         if not any(alive(p) for p in all_pids):
+            _wait_until_reaped(all_pids)
             return
         time.sleep(0.1)
     for pid in all_pids:
@@ -94,6 +95,15 @@ def terminate(main_pids: set[int], all_pids: set[int], grace: float = 10.0) -> N
     _signal(all_pids, signal.SIGKILL)
     for pid in all_pids:
         reap(pid)
+    _wait_until_reaped(all_pids)
+
+
+def _wait_until_reaped(pids: set[int], limit: float = 10.0) -> None:
+    """Guests orphaned by an exited `labctl up` belong to PID 1, which may reap them a little
+    later; wait for that, so that nothing of the lab, not even a zombie, is listed after `down`."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        time.sleep(0.1)
 
 
 def _is_uml_helper(pid: int, main_pids: set[int]) -> bool:

@@ -119,9 +119,13 @@ def test_crash_and_boot_a_guest(lab):
 
 
 def test_down_leaves_no_guest_namespace_tap_or_disk_and_is_idempotent(lab):
+    guest_pids = [int(p.read_text()) for p in STATE.glob("guests/*.pid")]
+    assert len(guest_pids) == len(GUESTS)
     first = labctl("down")
     assert first.returncode == 0, first.stderr
     assert lab_leftovers() == []
+    # Not even a zombie: `pgrep -x linux` lists nothing of this lab.
+    assert [p for p in guest_pids if Path(f"/proc/{p}").exists()] == []
     second = labctl("down")
     assert second.returncode == 0, second.stderr
     assert lab_leftovers() == []
