@@ -14,7 +14,7 @@ import difflib
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._lvs_cf_errors import LvsCfError, LvsCfWarning
 from ._lvs_cf_lexer import Lexed, Statement, Token, decode, lex
@@ -36,7 +36,8 @@ from ._lvs_cf_values import (
     read_mask,
 )
 
-ServiceResolver = Callable[[str], "int | None"]
+if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
+    ServiceResolver = Callable[[str], int | None]
 
 # Piranha's quoted strings that reached nanny/fos with single quotes still in them.
 _QUOTE_SENSITIVE = ("send", "expect", "send_program", "start_cmd", "stop_cmd")
