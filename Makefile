@@ -32,7 +32,10 @@ test: venv
 
 lint: venv
 	ruff check .
-	ansible-lint --offline -q
+	@# ansible-lint --offline does not put this tree on the collections path: link it there.
+	@mkdir -p build/collections/ansible_collections/lvs
+	@ln -sfn $(CURDIR) build/collections/ansible_collections/lvs/cluster
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/collections ansible-lint --offline -q
 	antsibull-changelog lint
 
 unit: venv

@@ -24,6 +24,8 @@ stage() {
 }
 
 stage lint make --no-print-directory lint
+# Property tests and fuzzing run thousands of examples here (tests/unit/conftest.py).
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 stage unit python -m pytest -q -ra tests/unit lab/tests --junitxml="$junit/unit.xml"
 stage sanity bash tools/sanity.sh
 stage build bash tools/check-build.sh
