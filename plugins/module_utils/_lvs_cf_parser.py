@@ -37,7 +37,7 @@ from ._lvs_cf_values import (
 )
 
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
-    ServiceResolver = Callable[[str], int | None]
+    ServiceResolver = Callable[[str], "int | None"]
 
 # Piranha's quoted strings that reached nanny/fos with single quotes still in them.
 _QUOTE_SENSITIVE = ("send", "expect", "send_program", "start_cmd", "stop_cmd")
