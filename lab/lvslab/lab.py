@@ -133,9 +133,12 @@ def is_present(topology: Topology, state: LabState) -> bool:
 
 
 def down(topology: Topology, state: LabState) -> None:
-    main, everything = lab_processes(topology, state)
-    if everything:
-        guests.terminate(main, everything)
+    # Guests still booting spawn helper processes after a scan: scan again until none is left.
+    for attempt in range(4):
+        main, everything = lab_processes(topology, state)
+        if not everything:
+            break
+        guests.terminate(main, everything, grace=10.0 if attempt == 0 else 2.0)
     netns.delete(topology.name)
     for path in (state.guest_dir, state.uml_dir, state.control_dir(topology.name),
                  state.root / "collections"):
