@@ -15,7 +15,6 @@ from ..module_utils._lvs_cf_errors import LvsCfError
 from ..module_utils._lvs_cf_shells import (
     InternalError,
     canonical_text,
-    format_warning,
 )
 
 display = Display()
@@ -27,7 +26,7 @@ def _run(filter_name, **kwargs):
     except (LvsCfError, InternalError) as err:
         raise AnsibleFilterError(f"{filter_name}: {err}") from err
     for warning in warnings:
-        display.warning(format_warning(warning))
+        display.warning(str(warning))
     return config, text
 
 

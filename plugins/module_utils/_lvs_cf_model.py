@@ -60,15 +60,16 @@ def _key(default: Any, kind: str, *, always: bool = False, quoted: bool = False,
          extension: bool = False, choices: tuple[str, ...] = ()) -> Any:
     metadata = {"kind": kind, "always": always, "quoted": quoted, "extension": extension,
                 "choices": choices}
-    return field(default=default, metadata=metadata)
+    # These helpers only build field() specifications for the class bodies below.
+    return field(default=default, metadata=metadata)  # pylint: disable=invalid-field-call
 
 
 def _where_read() -> Any:
-    return field(default=None, compare=False, repr=False)
+    return field(default=None, compare=False, repr=False)  # pylint: disable=invalid-field-call
 
 
 def _key_lines() -> Any:
-    return field(default_factory=dict, compare=False, repr=False)
+    return field(default_factory=dict, compare=False, repr=False)  # pylint: disable=invalid-field-call
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,11 @@ class RealServer:
 class VirtualService:
     """A ``virtual NAME { ... }`` block: one IPVS virtual service and its health checks.
 
-    ``fwmark`` None means no firewall mark (Piranha's 0). ``rise``/``fall`` (extension) are the
-    consecutive good/bad checks needed to add/remove a server; None keeps Piranha's behaviour
-    (see ``effective_rise`` and ``effective_fall``). ``master``, ``dirs``, ``start_cmd`` and
-    ``stop_cmd`` are accepted as Piranha did but have no effect in a virtual block.
+    ``fwmark`` None means no firewall mark (0 is read as None, as Piranha meant it).
+    ``rise``/``fall`` (extension) are the consecutive good/bad checks needed to add/remove a
+    server; None keeps Piranha's behaviour (see ``effective_rise`` and ``effective_fall``).
+    ``master``, ``dirs``, ``start_cmd`` and ``stop_cmd`` are accepted as Piranha did but have no
+    effect in a virtual block.
     """
 
     name: str
@@ -142,6 +144,8 @@ class VirtualService:
     key_lines: Mapping[str, int] = _key_lines()
 
     def __post_init__(self) -> None:
+        if self.fwmark == 0 and not isinstance(self.fwmark, bool):
+            object.__setattr__(self, "fwmark", None)  # Piranha: fwmark 0 is no firewall mark
         object.__setattr__(self, "scheduler_flags", frozenset(self.scheduler_flags))
         object.__setattr__(self, "dirs", tuple(self.dirs))
         servers = tuple(
@@ -240,10 +244,7 @@ class LvsConfig:
         object.__setattr__(self, "failovers", tuple(self.failovers))
 
 
-ModelClass = type[LvsConfig] | type[VirtualService] | type[RealServer] | type[FailoverService]
-
-
-def key_fields(cls: ModelClass) -> dict[str, Any]:
+def key_fields(cls: type) -> dict[str, Any]:
     """The lvs.cf key fields of a model class, by key name, in canonical order."""
     return {f.name: f for f in fields(cls) if "kind" in f.metadata}
 

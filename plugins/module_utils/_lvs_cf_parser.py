@@ -186,8 +186,8 @@ class _Parser:
                 return
             yield statement
         raise LvsCfError(
-            f"unexpected end of file: {block.kind} '{block.name}' opened on line {opener.line} "
-            "is not closed with '}'",
+            f"unexpected end of file: the block opened on line {opener.line} is not closed "
+            "with '}'",
             file=self.source, line=opener.line, column=opener.tokens[0].column,
             block=block.label,
         )
@@ -289,7 +289,7 @@ class _Parser:
 
     def unknown_key_reason(self, key: str, block: _Block) -> str:
         reason = f"unknown command '{key}'"
-        if "=" in key and key.split("=", 1)[0] in block.fields:
+        if "=" in key:
             return reason + " ('=' must be separated by blanks: write 'key = value')"
         if key.lower() in block.fields:
             return reason + " (keys are lower-case)"

@@ -85,13 +85,14 @@ class _Validator:
 
     def run(self) -> None:
         config = self.config
+        if not all(isinstance(block, VirtualService) for block in config.virtuals) or \
+                not all(isinstance(block, FailoverService) for block in config.failovers):
+            raise LvsCfError("virtuals and failovers must hold VirtualService and "
+                             "FailoverService objects", file=self.source)
         self.check_values(config)
         self.check_globals()
         names: dict[str, Block] = {}
         for block in (*config.virtuals, *config.failovers):
-            if not isinstance(block, (VirtualService, FailoverService)):
-                raise LvsCfError("virtuals and failovers must hold VirtualService and "
-                                 "FailoverService objects", file=self.source)
             self.check_name(block, names, "a virtual or failover block")
         for virtual in config.virtuals:
             self.check_virtual(virtual)

@@ -18,9 +18,10 @@ description:
     (O(state=gathered)), or, touching nothing, parses text (O(state=parsed)) or renders a model
     (O(state=rendered)).
   - The model and the file format are described in the collection's C(docs/lvs_cf.md).
-  - Errors name the file (or V(content) / V(config)), the line and the reason, for example
-    C(content line 3: unknown command); bad O(config) entries are named by their path in the
-    model.
+  - "Errors name the file (or V(content) / V(config)), the line and the reason, for example
+    C(content line 3, column 1: unknown command 'bogus'); bad O(config)
+    entries are named by their path in the model, for example
+    C(config: virtuals[0].servers[1].weight: integer expected, got 'heavy')."
 author:
   - lvs.cluster developers (@lvs-cluster)
 options:
@@ -51,9 +52,9 @@ options:
       - The configuration as a structured model, a dictionary as described in the collection's
         C(docs/lvs_cf.md) and as returned in RV(config) by O(state=parsed) and
         O(state=gathered) - the global keys of C(lvs.cf) by their names, C(virtuals) (a list of
-        C(virtual) blocks, each with C(name), its keys and C(servers)) and C(failovers). An
-        C(address IP DEVICE) is C({ip: IP, device: DEVICE}). Keys left out take their Piranha
-        defaults.
+        C(virtual) blocks, each with C(name), its keys and C(servers)) and C(failovers).
+      - "An C(address IP DEVICE) is C({ip: IP, device: DEVICE}). Keys left out take their
+        Piranha defaults."
       - Checked as a whole before anything is written; an unknown key or a bad value fails with
         its path in the model.
       - Mutually exclusive with O(content). One of them is required by O(state=present) and
@@ -216,7 +217,7 @@ backup_file:
   sample: /etc/sysconfig/ha/lvs.cf.2412.2026-11-25@14:03:27~
 diff:
   description:
-    - In diff mode, what changed (or would change): first the file's text before and after,
+    - In diff mode, what changed (or would change) - first the file's text before and after,
       then, if any changed, the file attributes (mode, owner, group).
   returned: diff mode, O(state=present) and O(state=absent)
   type: list
@@ -265,7 +266,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ..module_utils._lvs_cf_errors import LvsCfError
-from ..module_utils._lvs_cf_shells import canonical_text, error_details, format_warning
+from ..module_utils._lvs_cf_shells import canonical_text, error_details
 
 
 def read_file(module, path):
@@ -360,7 +361,7 @@ def main():
         except LvsCfError as err:
             fail_with(module, err, path=path)
         for warning in warnings:
-            module.warn(format_warning(warning))
+            module.warn(str(warning))
         module.exit_json(
             changed=False, path=path, config=config, content=text, canonical=data == to_bytes(text)
         )
@@ -391,7 +392,7 @@ def main():
     except LvsCfError as err:
         fail_with(module, err)
     for warning in warnings:
-        module.warn(format_warning(warning))
+        module.warn(str(warning))
     result.update(config=config, content=text)
 
     if state in ("parsed", "rendered"):

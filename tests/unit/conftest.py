@@ -29,8 +29,8 @@ def _register_package(name, path):
     spec.submodule_search_locations = [str(path)]
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    if parent:
+    parent, dot, child = name.rpartition(".")
+    if dot:
         setattr(sys.modules[parent], child, module)
 
 

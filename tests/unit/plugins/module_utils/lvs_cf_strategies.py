@@ -1,0 +1,249 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Hypothesis strategies for valid lvs.cf models (they pass validate_lvs_cf).
+
+Strings come from an alphabet of blanks, quotes ', #, lvs.cf punctuation and non-ASCII
+characters, without the double quote and control characters, which lvs.cf cannot express.
+The strategies are built once at import: building strategies inside draws is slow.
+"""
+
+import ipaddress
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from plugins.module_utils._lvs_cf_model import (
+    NETWORKS,
+    SCHEDULERS,
+    DeviceAddress,
+    FailoverService,
+    LvsConfig,
+    RealServer,
+    VirtualService,
+)
+
+MAX_INT = 0x7FFFFFFF
+
+# Blanks, quotes, lvs.cf punctuation, letters, digits and some non-ASCII (a no-break space,
+# a line separator that is not a line break for lvs.cf, CJK, an emoji).
+_ALPHABET = " \t'#{}[]=,:;/\\%.-_abcxyzABCXYZ0189\u00e9\u00a0\u2028\u4e2d\U0001f600"
+strings = st.text(st.sampled_from(_ALPHABET), max_size=16)
+optional_strings = st.none() | strings
+names = st.text(st.sampled_from(_ALPHABET), min_size=1, max_size=10)
+devices = st.text(st.sampled_from("abehtx0189.:_-"), min_size=1, max_size=15)
+seconds = st.integers(min_value=0, max_value=MAX_INT)
+keepalive_seconds = st.floats(0.001, 1e6) | st.integers(1, 3600).map(float)
+
+ADDRESSES = {
+    4: st.integers(1, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+    6: st.integers(1, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+}
+NETMASKS = {
+    4: st.integers(0, 32).map(lambda p: str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask)),
+    6: st.integers(0, 128),
+}
+PERSISTENCE_MASKS = {4: NETMASKS[4], 6: st.integers(1, 128)}
+
+
+def _optional(strategy):
+    return st.none() | strategy
+
+
+def _server_options():
+    return st.fixed_dictionaries({
+        "active": st.booleans(),
+        "weight": st.integers(0, MAX_INT),
+        "port": st.none() | st.integers(0, 65535),
+        "forwarding": _optional(st.sampled_from(NETWORKS)),
+    })
+
+
+def _scheduler_and_flags():
+    def flags_for(scheduler):
+        if scheduler in ("sh", "mh"):
+            return st.frozensets(st.sampled_from((f"{scheduler}-fallback", f"{scheduler}-port")))
+        return st.just(frozenset())
+
+    return st.sampled_from(SCHEDULERS).flatmap(
+        lambda scheduler: st.tuples(st.just(scheduler), flags_for(scheduler)))
+
+
+def _virtual_options(version):
+    return st.fixed_dictionaries({
+        "active": st.booleans(),
+        "address": st.builds(DeviceAddress, ADDRESSES[version], devices),
+        "vip_nmask": _optional(NETMASKS[version]),
+        "sorry_server": _optional(ADDRESSES[version]),
+        "port": st.integers(1, 65535),
+        "protocol": st.sampled_from(("tcp", "udp")),
+        "fwmark": _optional(st.integers(1, 0xFFFFFFFF)),
+        "persistent": st.sampled_from((0, 300)) | st.integers(0, MAX_INT),
+        "pmask": _optional(PERSISTENCE_MASKS[version]),
+        "timeout": st.integers(0, 3600),
+        "reentry": seconds,
+        "rise": _optional(st.integers(1, 1000)),
+        "fall": _optional(st.integers(1, 1000)),
+        "send": optional_strings,
+        "expect": optional_strings,
+        "use_regex": st.booleans(),
+        "send_program": optional_strings,
+        "load_monitor": optional_strings,
+        "quiesce_server": st.booleans(),
+        "client_monitor": st.just("/usr/sbin/nanny") | strings,
+        "master": _optional(ADDRESSES[4]),
+        "dirs": st.lists(names.filter(lambda n: n not in ("[", "]")), max_size=3).map(tuple),
+        "start_cmd": optional_strings,
+        "stop_cmd": optional_strings,
+    })
+
+
+def _failover_options(version):
+    return st.fixed_dictionaries({
+        "active": st.booleans(),
+        "address": st.builds(DeviceAddress, ADDRESSES[version], devices),
+        "vip_nmask": _optional(NETMASKS[version]),
+        "port": st.integers(0, 65535),
+        "protocol": st.sampled_from(("tcp", "udp")),
+        "timeout": st.integers(0, 3600),
+        "send": optional_strings,
+        "expect": optional_strings,
+        "send_program": optional_strings,
+        "start_cmd": optional_strings,
+        "stop_cmd": optional_strings,
+    })
+
+
+SERVER_OPTIONS = _server_options()
+SCHEDULER_AND_FLAGS = _scheduler_and_flags()
+VIRTUAL_OPTIONS = {version: _virtual_options(version) for version in (4, 6)}
+FAILOVER_OPTIONS = {version: _failover_options(version) for version in (4, 6)}
+SERVER_IDENTITIES = {
+    version: st.lists(st.tuples(names, ADDRESSES[version]), max_size=3,
+                      unique_by=(lambda pair: pair[0], lambda pair: pair[1]))
+    for version in (4, 6)
+}
+VERSIONS = st.sampled_from((4, 4, 6))
+
+
+@st.composite
+def _unnamed_virtual_services(draw):
+    version = draw(VERSIONS)
+    scheduler, flags = draw(SCHEDULER_AND_FLAGS)
+    servers = tuple(
+        RealServer(name=server_name, address=address, **draw(SERVER_OPTIONS))
+        for server_name, address in draw(SERVER_IDENTITIES[version])
+    )
+    return VirtualService(name="", scheduler=scheduler, scheduler_flags=flags,
+                          servers=servers, **draw(VIRTUAL_OPTIONS[version]))
+
+
+@st.composite
+def _unnamed_failover_services(draw):
+    return FailoverService(name="", **draw(FAILOVER_OPTIONS[draw(VERSIONS)]))
+
+
+UNNAMED_VIRTUALS = _unnamed_virtual_services()
+UNNAMED_FAILOVERS = _unnamed_failover_services()
+
+
+def _failover_for(failover, name, service, first):
+    """With service = fos, the first failover is active; active ones have both commands."""
+    active = failover.active or (service == "fos" and first)
+    changes = {"name": name, "active": active}
+    if service == "fos" and active:
+        changes["start_cmd"] = failover.start_cmd or "/sbin/service app start"
+        changes["stop_cmd"] = failover.stop_cmd or "/sbin/service app stop"
+    return replace(failover, **changes)
+
+
+def _without_duplicate_services(virtuals):
+    """Drop active virtuals that would program the same IPVS service as an earlier one."""
+    kept, keys = [], set()
+    for virtual in virtuals:
+        key = ("fwmark", virtual.fwmark) if virtual.fwmark is not None else \
+            (virtual.protocol, virtual.address.ip, virtual.port)
+        if virtual.active and key in keys:
+            continue
+        if virtual.active:
+            keys.add(key)
+        kept.append(virtual)
+    return kept
+
+
+GLOBAL_OPTIONS = st.fixed_dictionaries({
+    "serial_no": st.integers(-MAX_INT - 1, MAX_INT),
+    "heartbeat": st.booleans(),
+    "heartbeat_port": st.integers(1, 65535),
+    "keepalive": keepalive_seconds,
+    "deadtime": keepalive_seconds,
+    "network": st.sampled_from(NETWORKS),
+    "debug_level": st.just("NONE") | strings,
+    "rsh_command": st.sampled_from(("rsh", "ssh")),
+    "monitor_links": st.integers(0, MAX_INT),
+    "syncdaemon": st.booleans(),
+    "syncd_iface": devices,
+    "syncd_id": st.integers(0, 255),
+    "tcp_timeout": seconds,
+    "tcpfin_timeout": seconds,
+    "udp_timeout": seconds,
+    "hard_shutdown": st.booleans(),
+    "active_cmd": optional_strings,
+    "inactive_cmd": optional_strings,
+    "ipvsadm": st.just("/sbin/ipvsadm") | strings,
+    "sync": st.booleans(),
+    "primary_shared": optional_strings,
+    "backup_shared": optional_strings,
+    "reservation_conflict_action": _optional(st.sampled_from(("preempt", "nothing"))),
+    "heartbeat_key_file": _optional(strings.map(lambda s: "/" + s)),
+})
+SERVICE_TYPES = st.sampled_from(("lvs", "lvs", "fos"))
+BLOCK_NAMES = st.lists(names, min_size=2, max_size=5, unique=True)
+
+
+@st.composite
+def _routers(draw):
+    version = draw(VERSIONS)
+    private_version = draw(st.sampled_from((4, 6)))
+    backup = draw(_optional(ADDRESSES[version]))
+    primary_private = draw(_optional(ADDRESSES[private_version]))
+    backup_private = draw(_optional(ADDRESSES[private_version]))
+    if primary_private is not None and backup is not None and backup_private is None:
+        backup_private = draw(ADDRESSES[private_version])
+    return {
+        "primary": draw(ADDRESSES[version]),
+        "primary_private": primary_private,
+        "backup": backup,
+        "backup_private": backup_private,
+        "backup_active": backup is not None and draw(st.booleans()),
+    }
+
+
+@st.composite
+def _nat(draw):
+    version = draw(st.sampled_from((4, 6)))
+    nat_router = draw(_optional(st.builds(DeviceAddress, ADDRESSES[version], devices)))
+    nat_nmask = draw(_optional(NETMASKS[version])) if nat_router else None
+    return {"nat_router": nat_router, "nat_nmask": nat_nmask}
+
+
+ROUTERS = _routers()
+NAT = _nat()
+
+
+@st.composite
+def valid_configs(draw):
+    """A model that validate_lvs_cf accepts: up to 3 virtuals and 2 failovers."""
+    service = draw(SERVICE_TYPES)
+    block_names = draw(BLOCK_NAMES)
+    if service == "fos":
+        split = draw(st.integers(1, len(block_names) - 1))
+    else:
+        split = draw(st.integers(1, min(len(block_names), 3)))
+    virtuals = [replace(draw(UNNAMED_VIRTUALS), name=name) for name in block_names[:split]]
+    if service == "lvs":
+        virtuals[0] = replace(virtuals[0], active=True)
+    failovers = [_failover_for(draw(UNNAMED_FAILOVERS), name, service, index == 0)
+                 for index, name in enumerate(block_names[split:][:2])]
+    return LvsConfig(service=service, virtuals=tuple(_without_duplicate_services(virtuals)),
+                     failovers=tuple(failovers), **draw(ROUTERS), **draw(NAT),
+                     **draw(GLOBAL_OPTIONS))
