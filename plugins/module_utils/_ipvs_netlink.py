@@ -19,7 +19,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._ipvs_model import Destination, Service
 
@@ -83,6 +83,7 @@ DAEMON_STATES = {"master": 1, "backup": 2}
 
 BATCH_BYTES = 60 * 1024  # per send(); the kernel takes each send as one buffer
 SOCKET_BUFFER = 8 * 1024 * 1024
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _GENLHDR = struct.Struct("=BBH")
@@ -90,11 +91,15 @@ _NLATTR = struct.Struct("=HH")
 
 
 class IpvsNetlinkError(OSError):
-    """The kernel refused a request; ``errno`` is its reason, ``what`` names the object."""
+    """The kernel refused a request; ``errno`` is its reason, ``what`` names the object.
 
-    def __init__(self, code: int, what: str) -> None:
+    ``index`` is the request's position in what ``pipeline`` was given (None elsewhere).
+    """
+
+    def __init__(self, code: int, what: str, index: int | None = None) -> None:
         super().__init__(code, f"{what}: {os.strerror(code)}")
         self.what = what
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -324,14 +329,15 @@ def decode_destination(attrs: dict[int, bytes], service_family: int
     forwarding = FORWARDING_NAMES.get(_u(attrs[DEST_FWD_METHOD]) & FWD_MASK, "direct")
     tunnel: dict[str, object] = {}
     if forwarding == "tunnel":
+        # the kernel keeps (and reports) port and flags whatever the tunnel type
         kind = TUNNEL_TYPE_NAMES.get(_u(attrs[DEST_TUN_TYPE], "=B"), "ipip") \
             if DEST_TUN_TYPE in attrs else "ipip"
         if kind != "ipip":
             tunnel["tunnel_type"] = kind
-            port = _u(attrs[DEST_TUN_PORT], "!H") if DEST_TUN_PORT in attrs else 0
-            tunnel["tunnel_port"] = port or None
-            bits = _u(attrs[DEST_TUN_FLAGS], "=H") if DEST_TUN_FLAGS in attrs else 0
-            tunnel["tunnel_flags"] = frozenset(n for n, b in TUNNEL_FLAG_BITS.items() if bits & b)
+        port = _u(attrs[DEST_TUN_PORT], "!H") if DEST_TUN_PORT in attrs else 0
+        tunnel["tunnel_port"] = port or None
+        bits = _u(attrs[DEST_TUN_FLAGS], "=H") if DEST_TUN_FLAGS in attrs else 0
+        tunnel["tunnel_flags"] = frozenset(n for n, b in TUNNEL_FLAG_BITS.items() if bits & b)
     dest = Destination(
         address=_address(attrs[DEST_ADDR], family), port=_u(attrs[DEST_PORT], "!H"),
         forwarding=forwarding, weight=_u(attrs.get(DEST_WEIGHT, b"\0\0\0\0")),
@@ -344,6 +350,30 @@ def decode_destination(attrs: dict[int, bytes], service_family: int
         stats=_stats(attrs[DEST_STATS64], True) if DEST_STATS64 in attrs
         else _stats(attrs.get(DEST_STATS), False))
     return dest, state
+
+
+def normalize_service(service: Service) -> Service:
+    """``service`` as the kernel reads it back: the scheduler flags named after the scheduler
+    (the same bits are sh-* or mh-*), an empty persistence engine as none."""
+    prefix = "mh-" if service.scheduler == "mh" else "sh-"
+    flags = frozenset(prefix + f[3:] if f[:3] in ("sh-", "mh-") else f for f in service.flags)
+    pe_name = service.pe_name or None
+    if flags == service.flags and pe_name == service.pe_name:
+        return service
+    return replace(service, flags=flags, pe_name=pe_name)
+
+
+def normalize_destination(dest: Destination) -> Destination:
+    """``dest`` as the kernel reads it back: ipip is the default tunnel type (None), nocsum
+    is no flag at all, tunnel port 0 is no port."""
+    if dest.forwarding != "tunnel":
+        return dest
+    tunnel_type = None if dest.tunnel_type == "ipip" else dest.tunnel_type
+    flags = dest.tunnel_flags - {"nocsum"}
+    port = dest.tunnel_port or None
+    if (tunnel_type, port, flags) == (dest.tunnel_type, dest.tunnel_port, dest.tunnel_flags):
+        return dest
+    return replace(dest, tunnel_type=tunnel_type, tunnel_port=port, tunnel_flags=flags)
 
 
 # --- the socket --------------------------------------------------------------------------------
@@ -361,14 +391,16 @@ class IpvsNetlink:
     """A generic netlink socket bound to the kernel's IPVS family."""
 
     def __init__(self, sock: socket.socket | None = None) -> None:
-        self.sock = sock or socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
         if sock is None:
-            self.sock.bind((0, 0))
-            for option, fallback in ((33, socket.SO_SNDBUF), (32, socket.SO_RCVBUF)):
-                try:  # SO_SNDBUFFORCE / SO_RCVBUFFORCE: root may exceed the sysctl maximum
-                    self.sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+            sock.bind((0, 0))
+            for option, fallback in ((SO_SNDBUFFORCE, socket.SO_SNDBUF),
+                                     (SO_RCVBUFFORCE, socket.SO_RCVBUF)):
+                try:  # root may exceed the sysctl maximum
+                    sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
                 except OSError:
-                    self.sock.setsockopt(socket.SOL_SOCKET, fallback, SOCKET_BUFFER)
+                    sock.setsockopt(socket.SOL_SOCKET, fallback, SOCKET_BUFFER)
+        self.sock = sock
         self.seq = 0
         self.family = self._resolve_family()
 
@@ -461,31 +493,39 @@ class IpvsNetlink:
                     return found
                 found.append(parse_attrs(body[_GENLHDR.size:]))
 
-    def pipeline(self, requests: Iterable[Request]) -> tuple[int, list[IpvsNetlinkError]]:
-        """Send requests in batches, an ack asked for only on each batch's last message.
+    def pipeline(self, requests: Iterable[Request], stop_on_failure: bool = True
+                 ) -> tuple[int, list[IpvsNetlinkError]]:
+        """Send requests in batches of at most BATCH_BYTES (or one request), an ack asked for
+        only on each batch's last message.
 
-        Stops after the first batch with a failure. Returns how many requests were sent and the
-        failures (each naming its request); a request sent and not failed has succeeded.
+        The kernel goes on with a batch after a failed message, so every request of a sent
+        batch has either failed or succeeded. Unless ``stop_on_failure`` is false, nothing is
+        sent after a batch with a failure. Returns how many requests were sent and the
+        failures in order, each with the request's ``what`` and ``index``.
         """
         pending = list(requests)
         sent = 0
+        failures: list[IpvsNetlinkError] = []
+        header = _NLMSGHDR.size + _GENLHDR.size
         while sent < len(pending):
+            end, size = sent, 0
+            while end < len(pending):
+                length = (header + len(pending[end].payload) + 3) & ~3
+                if end > sent and size + length > BATCH_BYTES:
+                    break
+                size += length
+                end += 1
             batch: list[bytes] = []
-            by_seq: dict[int, Request] = {}
-            size = 0
-            while sent + len(batch) < len(pending) and (size < BATCH_BYTES or not batch):
-                item = pending[sent + len(batch)]
-                last = (sent + len(batch) + 1 == len(pending)) or \
-                    size + len(item.payload) + 64 >= BATCH_BYTES
-                seq, message = self._message(self.family, item.command,
-                                             NLM_F_REQUEST | (NLM_F_ACK if last else 0),
-                                             item.payload)
-                by_seq[seq] = item
+            by_seq: dict[int, int] = {}
+            last_seq = 0
+            for index in range(sent, end):
+                flags = NLM_F_REQUEST | (NLM_F_ACK if index == end - 1 else 0)
+                last_seq, message = self._message(self.family, pending[index].command, flags,
+                                                  pending[index].payload)
+                by_seq[last_seq] = index
                 batch.append(message)
-                size += len(message)
             self.sock.send(b"".join(batch))
-            last_seq = max(by_seq)
-            failures = []
+            failed = False
             done = False
             while not done:
                 for kind, _flags, reply_seq, body in self._replies():
@@ -493,13 +533,15 @@ class IpvsNetlink:
                         continue
                     code = -struct.unpack_from("=i", body)[0]
                     if code:
-                        failures.append(IpvsNetlinkError(code, by_seq[reply_seq].what))
+                        index = by_seq[reply_seq]
+                        failures.append(IpvsNetlinkError(code, pending[index].what, index))
+                        failed = True
                     if reply_seq == last_seq:
                         done = True
-            sent += len(batch)
-            if failures:
-                return sent, failures
-        return sent, []
+            sent = end
+            if failed and stop_on_failure:
+                break
+        return sent, failures
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -137,7 +138,10 @@ def plan(desired: Mapping[Service, Iterable[Destination]], live: Mapping[Service
     live_by_key = {s.key: (s, tuple(d)) for s, d in live.items()}
     desired_by_key: dict[ServiceKey, tuple[Service, tuple[Destination, ...]]] = {}
     for service, dests in desired.items():
-        desired_by_key[service.key] = (service, tuple(dests))
+        # compare what the kernel will read back, or an equivalent spelling (tunnel type ipip,
+        # sh-* flags on mh, ...) would be an edit on every run
+        desired_by_key[service.key] = (nl.normalize_service(service),
+                                       tuple(nl.normalize_destination(d) for d in dests))
     operations: list[Operation] = []
     removals: list[Operation] = []
     for key, (service, dests) in desired_by_key.items():
@@ -179,12 +183,15 @@ class ApplyError(Exception):
 
     def __init__(self, failure: nl.IpvsNetlinkError, rolled_back: int,
                  rollback_failures: list[nl.IpvsNetlinkError]) -> None:
-        detail = f"{failure.what}: {failure.strerror}"
+        # an IpvsNetlinkError's strerror already starts with its ``what``
+        detail = f"{failure.what}: {os.strerror(failure.errno)}"
         if rollback_failures:
-            detail += ("; rolling back failed too: "
-                       + "; ".join(f"{f.what}: {f.strerror}" for f in rollback_failures))
-        else:
+            detail += ("; rolling back failed too: " + "; ".join(
+                f"{f.what}: {os.strerror(f.errno)}" for f in rollback_failures))
+        elif rolled_back:
             detail += f"; the {rolled_back} operations already applied were rolled back"
+        else:
+            detail += "; nothing had been applied, nothing was rolled back"
         super().__init__(detail)
         self.failure = failure
         self.rolled_back = rolled_back
@@ -200,8 +207,9 @@ def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
     sent, failures = kernel.pipeline(op.request() for op in operations)
     if not failures:
         return
-    failed_what = {f.what for f in failures}
-    applied = [op for op in operations[:sent] if op.request().what not in failed_what]
+    # by position: two operations may well describe themselves alike
+    failed = {f.index for f in failures}
+    applied = [op for index, op in enumerate(operations[:sent]) if index not in failed]
     undo: list[Operation] = []
     for op in reversed(applied):
         if op.action == "delete_service" and live is not None:
@@ -210,6 +218,8 @@ def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
                 Operation("add_destination", op.service, d) for d in live.get(op.service, ())]
         else:
             undo += op.inverse()
-    _sent, rollback_failures = kernel.pipeline(op.request() for op in undo)
+    # best effort: one undo the kernel refuses must not keep the others from being tried
+    _sent, rollback_failures = kernel.pipeline((op.request() for op in undo),
+                                               stop_on_failure=False)
     raise ApplyError(failures[0], len(applied), rollback_failures)
 
