@@ -218,8 +218,8 @@ def service_identity(service: Service) -> bytes:
     if service.fwmark is not None:
         parts.append(u32(SVC_FWMARK, service.fwmark))
     else:
-        assert service.protocol is not None and service.address is not None
-        assert service.port is not None
+        if service.protocol is None or service.address is None or service.port is None:
+            raise ValueError("a service without fwmark needs protocol, address and port")
         parts += [u16(SVC_PROTOCOL, PROTOCOLS[service.protocol]),
                   address(SVC_ADDR, service.address), be16(SVC_PORT, service.port)]
     return b"".join(parts)

@@ -222,4 +222,3 @@ def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
     _sent, rollback_failures = kernel.pipeline((op.request() for op in undo),
                                                stop_on_failure=False)
     raise ApplyError(failures[0], len(applied), rollback_failures)
-

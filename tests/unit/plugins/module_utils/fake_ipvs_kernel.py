@@ -880,8 +880,8 @@ class FakeIpvsKernel:
             key = (usvc["af"], usvc["protocol"], usvc["addr"], usvc["port"])
         svc = self.services.get(key)
         if full:
-            if not all(a in attrs for a in (SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT,
-                                             SVC_NETMASK)):
+            needed = (SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK)
+            if not all(a in attrs for a in needed):
                 raise KernelError(errno.EINVAL)
             raw_flags = attrs[SVC_FLAGS].ljust(8, b"\0")
             flags, mask = struct.unpack_from("=II", raw_flags)
@@ -943,8 +943,8 @@ class FakeIpvsKernel:
             "conn_flags": 0, "weight": 0, "u_threshold": 0, "l_threshold": 0,
             "tun_type": 0, "tun_port": 0, "tun_flags": 0}
         if full:
-            if not all(a in attrs for a in (DEST_FWD_METHOD, DEST_WEIGHT, DEST_U_THRESH,
-                                             DEST_L_THRESH)):
+            needed = (DEST_FWD_METHOD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH)
+            if not all(a in attrs for a in needed):
                 raise KernelError(errno.EINVAL)
             weight = get_u32(attrs[DEST_WEIGHT])
             udest.update(conn_flags=get_u32(attrs[DEST_FWD_METHOD]) & FWD_MASK,

@@ -52,6 +52,14 @@ def only_service(kernel):
     return service
 
 
+def services_of(kernel):
+    return [service for service, _stats in kernel.services()]
+
+
+def dests_of(kernel, service):
+    return [dest for dest, _state in kernel.destinations(service)]
+
+
 def refused(call, *args):
     with pytest.raises(nl.IpvsNetlinkError) as info:
         call(*args)
@@ -111,7 +119,7 @@ def test_fwmark_services_of_both_families_are_distinct(kernel):
     v6 = Service("inet6", None, None, None, fwmark=7)
     add(kernel, v4)
     add(kernel, v6)
-    assert {s for s, _ in kernel.services()} == {v4, v6}
+    assert set(services_of(kernel)) == {v4, v6}
 
 
 @pytest.mark.parametrize("scheduler", sorted(KERNEL_SCHEDULERS | {"none"}))
@@ -240,21 +248,21 @@ def test_destination_round_trip(kernel, dest):
 def test_ipv6_destination_round_trip(kernel, dest):
     service = web(VIP6, 443)
     add(kernel, service, dest)
-    assert [d for d, _ in kernel.destinations(service)] == [dest]
+    assert dests_of(kernel, service) == [dest]
 
 
 def test_destinations_of_a_fwmark_service(kernel):
     service = Service("inet6", None, None, None, fwmark=42)
     dests = [Destination("2001:db8:1::1", 0), Destination("2001:db8:1::2", 0, weight=2)]
     add(kernel, service, *dests)
-    assert {d for d, _ in kernel.destinations(service)} == set(dests)
+    assert set(dests_of(kernel, service)) == set(dests)
 
 
 def test_mixed_family_destination_only_by_tunnel(kernel):
     service = web()
     tunnel = Destination("2001:db8:1::1", 80, forwarding="tunnel")
     add(kernel, service, tunnel)
-    assert [d for d, _ in kernel.destinations(service)] == [tunnel]
+    assert dests_of(kernel, service) == [tunnel]
     nat = Destination("2001:db8:1::2", 80)
     error = refused(kernel.request, *_raw(nl.add_destination(service, nat)))
     assert error.errno == errno.EINVAL
@@ -267,7 +275,7 @@ def test_edit_destination_resets_what_it_does_not_send(kernel, fake):
     add(kernel, service, gue)
     nat = Destination("10.0.0.1", 80, forwarding="nat", weight=9, upper_threshold=5)
     kernel.request(*_raw(nl.edit_destination(service, nat)))
-    assert [d for d, _ in kernel.destinations(service)] == [nat]
+    assert dests_of(kernel, service) == [nat]
     [stored] = fake.service(VIP4, 80).dests.values()
     assert (stored.tun_type, stored.tun_port, stored.tun_flags) == (0, 0, 0)
 
@@ -277,14 +285,14 @@ def test_delete_destination(kernel):
     keep, drop = Destination("10.0.0.1", 80), Destination("10.0.0.2", 80)
     add(kernel, service, keep, drop)
     kernel.request(*_raw(nl.delete_destination(service, drop)))
-    assert [d for d, _ in kernel.destinations(service)] == [keep]
+    assert dests_of(kernel, service) == [keep]
 
 
 def test_destinations_dump_newest_first_like_the_kernel(kernel):
     service = web()
     dests = [Destination(f"10.0.0.{i}", 80) for i in range(1, 6)]
     add(kernel, service, *dests)
-    assert [d for d, _ in kernel.destinations(service)] == dests[::-1]
+    assert dests_of(kernel, service) == dests[::-1]
 
 
 def test_destinations_of_a_missing_service_are_an_empty_dump(kernel):
@@ -299,9 +307,9 @@ def test_counters_and_statistics_are_decoded(kernel, fake):
     [dest] = stored.dests.values()
     dest.activeconns, dest.inactconns, dest.persistconns = 3, 2, 1
     dest.stats.update({2: 11, 5: 2**33})
-    [(_, stats)] = kernel.services()
+    [(_service, stats)] = kernel.services()
     assert (stats.conns, stats.inbytes, stats.outbps) == (5, 2**40, 77)
-    [(_, state)] = kernel.destinations(service)
+    [(_dest, state)] = kernel.destinations(service)
     assert (state.active_conns, state.inactive_conns, state.persistent_conns) == (3, 2, 1)
     assert (state.stats.inpkts, state.stats.outbytes) == (11, 2**33)
 
@@ -311,7 +319,7 @@ def test_statistics_with_u64_padding_attributes():
     kernel = nl.IpvsNetlink(fake)
     add(kernel, web())
     fake.service(VIP4, 80).stats[4] = 2**50
-    [(_, stats)] = kernel.services()
+    [(_service, stats)] = kernel.services()
     assert stats.inbytes == 2**50
 
 
@@ -367,7 +375,7 @@ def test_refusals(kernel):
         assert code(nl.add_destination(service, Destination(address, 80))) == errno.EINVAL
     # nothing of this changed the table
     assert only_service(kernel) == service
-    assert [d for d, _ in kernel.destinations(service)] == [dest]
+    assert dests_of(kernel, service) == [dest]
 
 
 # --- pipelining --------------------------------------------------------------------------------
@@ -385,7 +393,7 @@ def test_pipeline_reports_each_failure_with_its_object(kernel, fake):
         (errno.ENOMEM, 1, "add destination 10.0.0.2:80 of service tcp 192.0.2.10:80"),
         (errno.EEXIST, 3, "add destination 10.0.0.1:80 of service tcp 192.0.2.10:80")]
     assert "Cannot allocate memory" in str(failures[0])
-    assert [d for d, _ in kernel.destinations(service)] == [good]
+    assert dests_of(kernel, service) == [good]
 
 
 def test_ipv6_descriptions(kernel):
@@ -490,9 +498,9 @@ def test_large_dump_spans_datagrams(kernel, fake):
     recvs = fake.recvs
     read = kernel.services()
     assert fake.recvs - recvs > 5  # several NLM_F_MULTI datagrams, then DONE
-    assert [s for s, _ in read] == list(table)
+    assert [service for service, _stats in read] == list(table)
     first = next(iter(table))
-    assert {d for d, _ in kernel.destinations(first)} == set(table[first])
+    assert set(dests_of(kernel, first)) == set(table[first])
 
 
 def test_get_service_do_request(kernel):
@@ -585,7 +593,7 @@ def test_normalize_destination_is_what_the_kernel_reads_back(kernel, given, read
     assert nl.normalize_destination(given) == read
     service = web()
     add(kernel, service, given)
-    assert [d for d, _ in kernel.destinations(service)] == [read]
+    assert dests_of(kernel, service) == [read]
 
 
 # --- the fake itself ---------------------------------------------------------------------------

@@ -187,10 +187,11 @@ DESIRED = {
 SCOPE = Scope.of([VIP], [7])
 
 
-def reconcile(desired=DESIRED, live=LIVE, scope=SCOPE, pass_live=True):
-    fake, kernel = kernel_with(live)
+def reconcile(desired=None, live=None, pass_live=True):
+    desired = DESIRED if desired is None else desired
+    fake, kernel = kernel_with(LIVE if live is None else live)
     live_table = read_table(kernel)
-    the_plan = plan(desired, live_table, scope)
+    the_plan = plan(desired, live_table, SCOPE)
     return fake, kernel, the_plan, (live_table if pass_live else None)
 
 
