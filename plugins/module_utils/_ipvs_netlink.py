@@ -614,9 +614,19 @@ class IpvsNetlink:
                      f"sync daemon {daemon.state} on {daemon.interface}")
 
     def stop_daemon(self, state: str) -> None:
-        self.request(CMD_DEL_DAEMON, nested(CMD_ATTR_DAEMON,
-                                            u32(DAEMON_STATE, DAEMON_STATES[state])),
-                     f"sync daemon {state}")
+        """Stop the master or backup sync daemon.
+
+        Linux answers DEL_DAEMON with -EINTR when the daemon's thread has not run yet
+        (kthread_stop() of a thread never woken), and netlink_rcv_skb() sends nothing at all
+        for -EINTR: an acknowledged DEL_DAEMON would wait for ever. So the request goes
+        without an ack, followed in the same send by a harmless acknowledged GET_CONFIG; a
+        real refusal (ESRCH: not running) still comes back as an error. Stopped either way.
+        """
+        payload = nested(CMD_ATTR_DAEMON, u32(DAEMON_STATE, DAEMON_STATES[state]))
+        _sent, failures = self.pipeline([Request(CMD_DEL_DAEMON, payload, f"sync daemon {state}"),
+                                         Request(CMD_GET_CONFIG, b"", "IPVS timeouts")])
+        if failures:
+            raise failures[0]
 
 
 # --- write requests ----------------------------------------------------------------------------

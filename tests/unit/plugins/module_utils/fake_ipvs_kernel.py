@@ -40,7 +40,9 @@ Modelled on Linux 6.1 (the lab's UML kernel):
   dump for a missing service is empty, not an error;
 * GET_CONFIG / SET_CONFIG timeouts (0 leaves a value unchanged, above INT_MAX / hz EINVAL);
   NEW / DEL / GET daemon (EEXIST when running, ESRCH when not, ENODEV for an unknown
-  interface, the kernel's defaults for group, port, TTL and max length filled in);
+  interface, the kernel's defaults for group, port, TTL and max length filled in; with
+  ``sync_threads_run=False`` a stop is -EINTR: done, but answered with nothing, not even an
+  ack requested with NLM_F_ACK);
   GET_INFO; FLUSH; ZERO.
 
 Test hooks: ``fail_on(nth_write_or_predicate, errno)`` makes writes fail without touching the
@@ -477,7 +479,7 @@ class FakeIpvsKernel:
                  privileged: bool = True, schedulers: Iterable[str] = KERNEL_SCHEDULERS,
                  persistence_engines: Iterable[str] = ("sip",),
                  interfaces: Mapping[str, int] | None = None, hz: int = 250,
-                 pad_u64: bool = False) -> None:
+                 pad_u64: bool = False, sync_threads_run: bool = True) -> None:
         self.family_id = family_id
         self.ipvs_loaded = ipvs_loaded
         self.privileged = privileged
@@ -487,6 +489,9 @@ class FakeIpvsKernel:
                                else {"lo": 65536, "eth0": 1500, "eth1": 9000})
         self.hz = hz
         self.pad_u64 = pad_u64
+        # False: a sync daemon's threads have not run yet, so stopping one returns -EINTR
+        # (kthread_stop() of a never-woken thread), which netlink answers with nothing at all
+        self.sync_threads_run = sync_threads_run
         self.portid = 0
         self.closed = False
         self.timeout: float | None = None
@@ -699,6 +704,8 @@ class FakeIpvsKernel:
                 code = error.code
             except _Dumping:
                 return
+        if code == errno.EINTR:  # netlink_rcv_skb(): goto skip, neither error nor ack
+            return
         if code or flags & NLM_F_ACK:
             self._ack(seq, raw, code)
 
@@ -1041,6 +1048,8 @@ class FakeIpvsKernel:
             if state not in self.daemons:
                 raise KernelError(errno.ESRCH)
             del self.daemons[state]
+            if not self.sync_threads_run:
+                raise KernelError(errno.EINTR)
             return
         if not all(a in daemon for a in (DAEMON_STATE, DAEMON_MCAST_IFN, DAEMON_SYNC_ID)):
             raise KernelError(errno.EINVAL)

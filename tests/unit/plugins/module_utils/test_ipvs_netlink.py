@@ -543,6 +543,21 @@ def test_sync_daemons(kernel, fake):
     assert refused(kernel.stop_daemon, "backup").errno == errno.ESRCH
 
 
+def test_stopping_a_daemon_whose_thread_never_ran_does_not_hang():
+    fake = FakeIpvsKernel(sync_threads_run=False)
+    kernel = nl.IpvsNetlink(fake)
+    kernel.start_daemon(nl.SyncDaemon("backup", "eth0"))
+    kernel.stop_daemon("backup")  # -EINTR: no error, no ack
+    assert kernel.daemons() == []
+    assert refused(kernel.stop_daemon, "backup").errno == errno.ESRCH
+    # why: an acknowledged DEL_DAEMON gets no answer at all (a real socket blocks for ever)
+    kernel.start_daemon(nl.SyncDaemon("backup", "eth0"))
+    request = nl.nested(nl.CMD_ATTR_DAEMON, nl.u32(nl.DAEMON_STATE, 2))
+    with pytest.raises(TimeoutError):
+        kernel.request(nl.CMD_DEL_DAEMON, request, "stop")
+    assert fake.daemons == {}
+
+
 def test_sync_daemon_defaults_and_refusals(kernel):
     kernel.start_daemon(nl.SyncDaemon("master", "lo"))
     assert kernel.daemons() == [nl.SyncDaemon("master", "lo", 0, 1472, "224.0.0.81", 8848, 1)]
