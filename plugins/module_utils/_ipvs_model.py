@@ -196,7 +196,7 @@ class Destination:
 
     @property
     def family(self) -> str:
-        return _family_of(self.address)
+        return "inet6" if ":" in self.address else "inet"  # the address is canonical already
 
 
 # A whole (desired) IPVS table: each service with its destinations.

@@ -83,6 +83,7 @@ DAEMON_STATES = {"master": 1, "backup": 2}
 
 BATCH_BYTES = 60 * 1024  # per send(); the kernel takes each send as one buffer
 SOCKET_BUFFER = 8 * 1024 * 1024
+RECV_BUFFER = 1 << 20  # larger than any netlink datagram the kernel sends
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 
 _NLMSGHDR = struct.Struct("=IHHII")
@@ -323,8 +324,8 @@ def decode_service(attrs: dict[int, bytes]) -> tuple[Service, Stats]:
     return service, _stats(attrs.get(SVC_STATS), False)
 
 
-def decode_destination(attrs: dict[int, bytes], service_family: int
-                       ) -> tuple[Destination, DestinationState]:
+def decode_destination(attrs: dict[int, bytes], service_family: int, with_state: bool = True
+                       ) -> tuple[Destination, DestinationState | None]:
     family = _u(attrs[DEST_ADDR_FAMILY], "=H") if DEST_ADDR_FAMILY in attrs else service_family
     forwarding = FORWARDING_NAMES.get(_u(attrs[DEST_FWD_METHOD]) & FWD_MASK, "direct")
     tunnel: dict[str, object] = {}
@@ -343,6 +344,8 @@ def decode_destination(attrs: dict[int, bytes], service_family: int
         forwarding=forwarding, weight=_u(attrs.get(DEST_WEIGHT, b"\0\0\0\0")),
         upper_threshold=_u(attrs.get(DEST_U_THRESH, b"\0\0\0\0")),
         lower_threshold=_u(attrs.get(DEST_L_THRESH, b"\0\0\0\0")), **tunnel)
+    if not with_state:
+        return dest, None
     state = DestinationState(
         active_conns=_u(attrs.get(DEST_ACTIVE_CONNS, b"\0\0\0\0")),
         inactive_conns=_u(attrs.get(DEST_INACT_CONNS, b"\0\0\0\0")),
@@ -402,6 +405,9 @@ class IpvsNetlink:
                     sock.setsockopt(socket.SOL_SOCKET, fallback, SOCKET_BUFFER)
         self.sock = sock
         self.seq = 0
+        # One buffer for every recv: allocating a fresh large one per datagram costs an mmap and
+        # page faults each time, most of a table read under User-Mode Linux.
+        self._buffer = bytearray(RECV_BUFFER)
         self.family = self._resolve_family()
 
     def close(self) -> None:
@@ -424,9 +430,12 @@ class IpvsNetlink:
         return seq, _NLMSGHDR.pack(_NLMSGHDR.size + len(body), family, flags, seq, 0) + body
 
     def _replies(self) -> Iterator[tuple[int, int, int, memoryview]]:
-        """(type, flags, seq, body) of each message in the next datagram."""
-        data = self.sock.recv(1 << 20)
-        view = memoryview(data)
+        """(type, flags, seq, body) of each message in the next datagram.
+
+        The bodies are views of the socket's one receive buffer: use them before the next call.
+        """
+        size = self.sock.recv_into(self._buffer)
+        view = memoryview(self._buffer)[:size]
         offset = 0
         while offset + _NLMSGHDR.size <= len(view):
             length, kind, flags, seq, _pid = _NLMSGHDR.unpack_from(view, offset)
@@ -552,12 +561,15 @@ class IpvsNetlink:
                 out.append(decode_service(parse_attrs(reply[CMD_ATTR_SERVICE])))
         return out
 
-    def destinations(self, service: Service) -> list[tuple[Destination, DestinationState]]:
+    def destinations(self, service: Service, with_state: bool = True
+                     ) -> list[tuple[Destination, DestinationState | None]]:
+        """The service's destinations; without ``with_state`` counters are not decoded (None)."""
         family = FAMILIES[service.family]
         out = []
         for reply in self.dump(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, service_identity(service))):
             if CMD_ATTR_DEST in reply:
-                out.append(decode_destination(parse_attrs(reply[CMD_ATTR_DEST]), family))
+                out.append(decode_destination(parse_attrs(reply[CMD_ATTR_DEST]), family,
+                                              with_state))
         return out
 
     def timeouts(self) -> Timeouts:

@@ -123,7 +123,7 @@ class Plan:
 
 
 def read_table(kernel: nl.IpvsNetlink) -> LiveTable:
-    return {service: tuple(d for d, _state in kernel.destinations(service))
+    return {service: tuple(d for d, _state in kernel.destinations(service, with_state=False))
             for service, _stats in kernel.services()}
 
 

@@ -562,6 +562,11 @@ class FakeIpvsKernel:
 
     sendall = send
 
+    def recv_into(self, buffer: bytearray, nbytes: int = 0, flags: int = 0) -> int:
+        data = self.recv(nbytes or len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
     def recv(self, bufsize: int) -> bytes:
         self._check_open()
         self._max_recvmsg_len = min(max(self._max_recvmsg_len, bufsize), MAX_RECVMSG_LEN)
