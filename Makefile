@@ -10,12 +10,13 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status clean
+	lab-status bench-reconcile clean
 
 help:
 	@echo "make test      run everything CI runs (installs what it needs)"
 	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
 	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
+	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 
 host-deps:
 	@bash tools/host-deps.sh
@@ -61,6 +62,11 @@ lab-down: venv
 
 lab-status: venv
 	$(LABCTL) status
+
+# IPVS reconcile engine vs ipvsadm in one UML guest (lab `bench`); see bench/README.md.
+# BENCH_ARGS go to bench/reconcile.py measure, e.g. BENCH_ARGS="--runs 3".
+bench-reconcile: venv
+	@bash bench/run-reconcile.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf build tests/output .pytest_cache .ruff_cache .hypothesis

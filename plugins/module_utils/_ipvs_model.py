@@ -197,7 +197,7 @@ class Destination:
 
     @property
     def family(self) -> str:
-        return _family_of(self.address)
+        return "inet6" if ":" in self.address else "inet"  # the address is canonical already
 
 
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark the IPVS reconcile engine against ipvsadm in one UML guest (see bench/README.md).
+#
+# Boots the lab `bench` (router topology: lvs1 alone), copies plugins/module_utils/_ipvs_*.py
+# into a package on the guest, runs bench/reconcile.py there, copies the JSON result to
+# bench/results/reconcile-<UTC timestamp>.json, takes the lab down (always: on success, on
+# failure and on interrupt) and prints the report. Extra arguments go to `reconcile.py measure`
+# (e.g. --runs 3). Needs root.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export LAB_NAME=bench
+export LAB_TOPOLOGY=lab/topologies/router.yml
+labctl=lab/labctl
+ssh_config=.lab/$LAB_NAME/ssh_config
+guest=lvs1
+remote=/root/lvsbench
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p bench/results
+out=bench/results/reconcile-$stamp.json
+profile=bench/results/reconcile-$stamp.profile.txt
+
+lab_down_done=0
+lab_down() {
+  [ "$lab_down_done" = 1 ] && return 0
+  lab_down_done=1
+  "$labctl" down || {
+    echo "run-reconcile: could not take the lab down; run: LAB_NAME=$LAB_NAME $labctl down" >&2
+    return 1
+  }
+}
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  lab_down || rc=1
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+on_guest() {
+  ssh -F "$ssh_config" "$guest" "$@"
+}
+
+"$labctl" up
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- plugins/module_utils 2>/dev/null; then
+  commit="$commit+dirty"
+fi
+on_guest "rm -rf $remote && mkdir -p $remote/lvs_ipvs && touch $remote/lvs_ipvs/__init__.py"
+scp -q -F "$ssh_config" plugins/module_utils/_ipvs_*.py "$guest:$remote/lvs_ipvs/"
+scp -q -F "$ssh_config" bench/reconcile.py "$guest:$remote/"
+host_load=$(cut -d' ' -f1-3 /proc/loadavg)
+on_guest "cd $remote && BENCH_ENGINE_COMMIT=$commit BENCH_HOST_LOADAVG='$host_load'" \
+  "python3 reconcile.py measure" \
+  "--engine $remote/lvs_ipvs --out $remote/result.json $*"
+scp -q -F "$ssh_config" "$guest:$remote/result.json" "$out"
+python3 - "$out" "$profile" <<'EOF'
+import json, sys
+result = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as f:
+    f.write(result.get("profile", ""))
+EOF
+lab_down
+trap - EXIT INT TERM HUP
+echo "result: $out (cProfile of a no-op read: $profile)"
+python3 bench/reconcile.py report "$out"

@@ -1,0 +1,224 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reconcile the kernel's IPVS table with a desired one: read, compare, change only what differs.
+
+* Identity is ``Service.key`` / ``Destination.key``; every other field is an option, and a
+  changed option is an edit in place (never delete + add, which would drop connections).
+* Order: services are added or edited before their destinations; destinations are deleted
+  before their services.
+* Ownership scope: only services inside the scope (listed VIPs and fwmarks, or everything) are
+  ever deleted, so other tools' services survive.
+* Transactional: every operation carries its inverse, computed from the live table; when the
+  kernel refuses one, the operations already applied are undone in reverse order.
+* Check mode is the plan alone: it needs the read, never a write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from . import _ipvs_netlink as nl
+from ._ipvs_model import Destination, DestinationKey, Service, ServiceKey
+
+LiveTable = dict[Service, tuple[Destination, ...]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which services a reconcile owns: all of them, or those of the listed VIPs and fwmarks."""
+
+    addresses: frozenset[str] | None = None  # None: every address
+    fwmarks: frozenset[int] | None = None  # None: every fwmark
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls()
+
+    @classmethod
+    def of(cls, addresses: Iterable[str] = (), fwmarks: Iterable[int] = ()) -> Scope:
+        return cls(frozenset(addresses), frozenset(fwmarks))
+
+    @classmethod
+    def of_table(cls, table: Mapping[Service, object]) -> Scope:
+        return cls.of((s.address for s in table if s.address is not None),
+                      (s.fwmark for s in table if s.fwmark is not None))
+
+    def owns(self, service: Service) -> bool:
+        if service.fwmark is not None:
+            return self.fwmarks is None or service.fwmark in self.fwmarks
+        return self.addresses is None or service.address in self.addresses
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One change: what to send, what undoes it, and how to report it."""
+
+    action: str  # add_service edit_service delete_service add_destination ...
+    service: Service
+    destination: Destination | None = None
+    before: Service | Destination | None = None  # the live object an edit or delete replaces
+
+    def request(self) -> nl.Request:
+        return _REQUEST[self.action](self)
+
+    def inverse(self) -> list[Operation]:
+        return _INVERSE[self.action](self)
+
+    def describe(self) -> dict[str, object]:
+        out: dict[str, object] = {"action": self.action,
+                                  "service": nl.describe_service(self.service)}
+        if self.destination is not None:
+            out["destination"] = f"{self.destination.address}:{self.destination.port}"
+        if self.before is not None and self.action.startswith("edit"):
+            after = self.destination if self.destination is not None else self.service
+            out["changes"] = changed_fields(self.before, after)
+        return out
+
+
+_REQUEST = {
+    "add_service": lambda op: nl.add_service(op.service),
+    "edit_service": lambda op: nl.edit_service(op.service),
+    "delete_service": lambda op: nl.delete_service(op.service),
+    "add_destination": lambda op: nl.add_destination(op.service, op.destination),
+    "edit_destination": lambda op: nl.edit_destination(op.service, op.destination),
+    "delete_destination": lambda op: nl.delete_destination(op.service, op.destination),
+}
+
+_INVERSE = {
+    "add_service": lambda op: [Operation("delete_service", op.service)],
+    "edit_service": lambda op: [Operation("edit_service", op.before, before=op.service)],
+    "delete_service": lambda op: [Operation("add_service", op.service)],
+    "add_destination": lambda op: [Operation("delete_destination", op.service,
+                                             op.destination)],
+    "edit_destination": lambda op: [Operation("edit_destination", op.service, op.before,
+                                              before=op.destination)],
+    "delete_destination": lambda op: [Operation("add_destination", op.service,
+                                                op.destination)],
+}
+
+
+def changed_fields(before: object, after: object) -> dict[str, list[object]]:
+    """{field: [before, after]} of the option fields that differ."""
+    out = {}
+    for name in getattr(before, "__dataclass_fields__", {}):
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            out[name] = [_plain(old), _plain(new)]
+    return out
+
+
+def _plain(value: object) -> object:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+@dataclass
+class Plan:
+    operations: list[Operation] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.operations)
+
+
+def read_table(kernel: nl.IpvsNetlink) -> LiveTable:
+    return {service: tuple(d for d, _state in kernel.destinations(service, with_state=False))
+            for service, _stats in kernel.services()}
+
+
+def plan(desired: Mapping[Service, Iterable[Destination]], live: Mapping[Service,
+         Iterable[Destination]], scope: Scope, purge: bool = True,
+         purge_destinations: bool = True) -> Plan:
+    """The ordered operations that turn ``live`` into ``desired`` within ``scope``.
+
+    ``purge``: delete live services in scope that ``desired`` does not list.
+    ``purge_destinations``: delete live destinations of a desired service that it does not list.
+    """
+    live_by_key = {s.key: (s, tuple(d)) for s, d in live.items()}
+    desired_by_key: dict[ServiceKey, tuple[Service, tuple[Destination, ...]]] = {}
+    for service, dests in desired.items():
+        # compare what the kernel will read back, or an equivalent spelling (tunnel type ipip,
+        # sh-* flags on mh, ...) would be an edit on every run
+        desired_by_key[service.key] = (nl.normalize_service(service),
+                                       tuple(nl.normalize_destination(d) for d in dests))
+    operations: list[Operation] = []
+    removals: list[Operation] = []
+    for key, (service, dests) in desired_by_key.items():
+        current = live_by_key.get(key)
+        if current is None:
+            operations.append(Operation("add_service", service))
+            operations += [Operation("add_destination", service, d) for d in dests]
+            continue
+        live_service, live_dests = current
+        if live_service != service:
+            operations.append(Operation("edit_service", service, before=live_service))
+        operations += _destination_changes(service, dests, live_dests, purge_destinations)
+    if purge:
+        for key, (live_service, _dests) in live_by_key.items():
+            if key not in desired_by_key and scope.owns(live_service):
+                removals.append(Operation("delete_service", live_service, before=live_service))
+    return Plan(operations + removals)
+
+
+def _destination_changes(service: Service, wanted: tuple[Destination, ...],
+                         live: tuple[Destination, ...], purge: bool) -> list[Operation]:
+    live_by_key: dict[DestinationKey, Destination] = {d.key: d for d in live}
+    wanted_keys = {d.key for d in wanted}
+    operations = []
+    if purge:
+        operations += [Operation("delete_destination", service, d, before=d)
+                       for d in live if d.key not in wanted_keys]
+    for dest in wanted:
+        current = live_by_key.get(dest.key)
+        if current is None:
+            operations.append(Operation("add_destination", service, dest))
+        elif current != dest:
+            operations.append(Operation("edit_destination", service, dest, before=current))
+    return operations
+
+
+class ApplyError(Exception):
+    """The kernel refused an operation; everything applied before it was undone."""
+
+    def __init__(self, failure: nl.IpvsNetlinkError, rolled_back: int,
+                 rollback_failures: list[nl.IpvsNetlinkError]) -> None:
+        # an IpvsNetlinkError's strerror already starts with its ``what``
+        detail = f"{failure.what}: {os.strerror(failure.errno)}"
+        if rollback_failures:
+            detail += ("; rolling back failed too: " + "; ".join(
+                f"{f.what}: {os.strerror(f.errno)}" for f in rollback_failures))
+        elif rolled_back:
+            detail += f"; the {rolled_back} operations already applied were rolled back"
+        else:
+            detail += "; nothing had been applied, nothing was rolled back"
+        super().__init__(detail)
+        self.failure = failure
+        self.rolled_back = rolled_back
+        self.rollback_failures = rollback_failures
+
+
+def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
+          live: Mapping[Service, Iterable[Destination]] | None = None) -> None:
+    """Apply a plan; on the first refused operation undo the applied ones and raise ApplyError."""
+    operations = the_plan.operations
+    if not operations:
+        return
+    sent, failures = kernel.pipeline(op.request() for op in operations)
+    if not failures:
+        return
+    # by position: two operations may well describe themselves alike
+    failed = {f.index for f in failures}
+    applied = [op for index, op in enumerate(operations[:sent]) if index not in failed]
+    undo: list[Operation] = []
+    for op in reversed(applied):
+        if op.action == "delete_service" and live is not None:
+            # re-add the service first, then its destinations
+            undo += [Operation("add_service", op.service)] + [
+                Operation("add_destination", op.service, d) for d in live.get(op.service, ())]
+        else:
+            undo += op.inverse()
+    # best effort: one undo the kernel refuses must not keep the others from being tried
+    _sent, rollback_failures = kernel.pipeline((op.request() for op in undo),
+                                               stop_on_failure=False)
+    raise ApplyError(failures[0], len(applied), rollback_failures)
