@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import _ipvs_netlink as nl
 from ._ipvs_model import Destination, DestinationKey, Service, ServiceKey
 
-LiveTable = dict[Service, tuple[Destination, ...]]
+if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
+    LiveTable = dict[Service, tuple[Destination, ...]]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import errno
 
 import pytest
 from fake_ipvs_kernel import FakeIpvsKernel
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugins.module_utils import _ipvs_netlink as nl
@@ -427,6 +427,12 @@ def expected_table(desired, live, scope, purge, purge_destinations):
     return out
 
 
+# Each example runs a whole plan/apply through the fake kernel: a few hundred cover the cases
+# (the ci profile's thousands would cost minutes here).
+PROPERTY = settings(max_examples=min(400, settings.default.max_examples), deadline=None)
+
+
+@PROPERTY
 @given(tables(), tables(), scopes(), st.booleans(), st.booleans())
 def test_plan_and_apply_reach_the_desired_table(desired, live, scope, purge, purge_dests):
     fake, kernel = kernel_with(live)
@@ -443,6 +449,7 @@ def test_plan_and_apply_reach_the_desired_table(desired, live, scope, purge, pur
     assert plan(desired, read_table(kernel), scope, purge, purge_dests).operations == []
 
 
+@PROPERTY
 @given(tables(), tables(), scopes(), st.data())
 def test_a_fault_during_apply_leaves_the_table_as_it_was(desired, live, scope, data):
     fake, kernel = kernel_with(live)

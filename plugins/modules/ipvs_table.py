@@ -1,0 +1,701 @@
+#!/usr/bin/python
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ipvs_table
+short_description: Reconcile the kernel's whole IPVS table with a declaration
+version_added: 0.1.0
+description:
+  - Makes the kernel's IPVS (Linux Virtual Server) table what O(services) declares - every
+    virtual service with its destinations (real servers) - in one run, and optionally the
+    connection timeouts (O(timeouts)) and synchronisation daemons (O(sync_daemons)).
+  - The drift-correction module. It reads the live table, computes the operations that turn
+    it into the declared one - add what is missing, edit in place what differs (never a delete
+    and add, so connections are kept), delete what is not declared within the ownership
+    O(scope) - and applies them in order (services before their destinations, destinations
+    removed before their services).
+  - Services outside the O(scope) are never touched, so services of other tools or added by
+    hand on other addresses survive.
+  - Transactional - if the kernel refuses an operation (for example an unknown scheduler), the
+    operations already applied are undone in reverse order, and the timeouts, sync daemons and
+    drained weights changed by the run are restored, so the table is left as it was.
+  - Check mode computes the exact plan from the live table and reports each drifted object in
+    RV(operations), without touching the kernel.
+author:
+  - lvs.cluster developers (@lvs-cluster)
+options:
+  services:
+    description:
+      - The virtual services, each with its options and O(services[].destinations). The same
+        options as M(lvs.cluster.ipvs_service) and M(lvs.cluster.ipvs_real_server), and the
+        same defaults; an option left out means its default.
+      - Each service may appear only once, each destination once per service.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      protocol:
+        description:
+          - The protocol of a service by address - V(tcp) (C(ipvsadm -t)), V(udp) (C(-u)) or
+            V(sctp) (C(--sctp-service)).
+          - Defaults to V(tcp) when O(services[].address) is given. Not allowed with
+            O(services[].fwmark).
+        type: str
+        choices: [tcp, udp, sctp]
+      address:
+        description:
+          - The virtual IP address of the service, IPv4 or IPv6.
+          - Either O(services[].address) and O(services[].port), or O(services[].fwmark),
+            identifies the service.
+        type: str
+      port:
+        description:
+          - The virtual port (0-65535). Required with O(services[].address). V(0) with
+            persistence makes a service for all ports of the address.
+        type: int
+      fwmark:
+        description:
+          - A firewall-mark service (C(ipvsadm -f)) - packets that netfilter marked with this
+            value (1-4294967295) instead of an address, protocol and port.
+          - Mutually exclusive with O(services[].address), O(services[].port) and
+            O(services[].protocol).
+        type: int
+      family:
+        description:
+          - The address family, V(inet) (IPv4) or V(inet6) (IPv6).
+          - Inferred from O(services[].address) (a mismatch fails); a O(services[].fwmark)
+            service is V(inet) unless V(inet6) is given (C(ipvsadm -6)).
+        type: str
+        choices: [inet, inet6]
+      scheduler:
+        description:
+          - The scheduling algorithm (C(ipvsadm -s)), any that the kernel offers - on Linux 6.1
+            V(rr), V(wrr), V(lc), V(wlc), V(lblc), V(lblcr), V(dh), V(sh), V(sed), V(nq),
+            V(mh), V(fo) and V(ovf). The kernel loads the matching C(ip_vs_<scheduler>) module
+            itself.
+          - A scheduler the kernel does not know fails the module, and nothing is changed.
+        type: str
+        default: wlc
+      persistence_timeout:
+        description:
+          - Persistence (C(ipvsadm -p)) - for this many seconds after its last connection, a
+            client is sent to the same real server again.
+          - V(0) means no persistence.
+        type: int
+        default: 0
+      persistence_netmask:
+        description:
+          - The granularity of persistence (C(ipvsadm -M)) - clients within the same network of
+            this size share their real server.
+          - For IPv4 a dotted mask (V(255.255.255.0)) or a prefix length (V(24)); for IPv6 a
+            prefix length (V(64)).
+          - Left out, the full length (V(32) or V(128)) - every client on its own.
+        type: raw
+      one_packet:
+        description:
+          - One-packet scheduling (C(ipvsadm -o)) - every UDP datagram is scheduled on its own,
+            no connection entry is kept.
+        type: bool
+        default: false
+      scheduler_flags:
+        description:
+          - Flags of the V(sh) and V(mh) schedulers (C(ipvsadm -b)).
+          - V(sh-fallback), V(mh-fallback) - when the real server chosen by the hash is
+            unavailable (weight 0 or overloaded), choose another one.
+          - V(sh-port), V(mh-port) - hash the source port as well as the source address.
+          - The V(sh-) flags need O(services[].scheduler=sh), the V(mh-) flags
+            O(services[].scheduler=mh).
+        type: list
+        elements: str
+        choices: [sh-fallback, sh-port, mh-fallback, mh-port]
+        default: []
+      pe_name:
+        description:
+          - A persistence engine (C(ipvsadm --pe)), for example V(sip) - persistence by the SIP
+            Call-ID rather than by client address (UDP, with O(services[].persistence_timeout)).
+          - The kernel loads C(ip_vs_pe_<name>) itself; an unknown engine fails the module.
+        type: str
+      destinations:
+        description:
+          - The service's destinations (real servers).
+          - With O(purge_destinations=true) live destinations of the service that are not listed
+            are removed (drained first with O(drain_timeout)).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          address:
+            description:
+              - The real server's IP address (C(ipvsadm -r)).
+              - Of the service's family, except with
+                O(services[].destinations[].forwarding=tunnel), where the kernel also takes the
+                other family.
+            type: str
+            required: true
+          port:
+            description:
+              - The real server's port.
+              - Defaults to the service's port (V(0) for a firewall-mark service). With
+                O(services[].destinations[].forwarding=direct) and
+                O(services[].destinations[].forwarding=tunnel) packets keep their destination
+                port whatever this is; C(ipvsadm) sets it to the service's port.
+            type: int
+          forwarding:
+            description:
+              - How packets reach the real server.
+              - V(nat) - masquerading (C(ipvsadm -m)); replies must return through this host.
+              - V(direct) - direct routing, "gatewaying" (C(ipvsadm -g), the default as in
+                C(ipvsadm)); the real server must hold the virtual IP and be on the same network.
+              - V(tunnel) - encapsulation (C(ipvsadm -i)), IP-in-IP unless
+                O(services[].destinations[].tunnel_type) says otherwise.
+              - V(local) - the kernel's local-node method (C(ipvsadm) shows C(Local)), for a
+                real server on this host.
+            type: str
+            choices: [nat, direct, tunnel, local]
+            default: direct
+          weight:
+            description:
+              - The real server's weight (0-2147483647, C(ipvsadm -w)); weighted schedulers
+                send it connections in proportion.
+              - V(0) quiesces it - no new connections, existing ones continue.
+            type: int
+            default: 1
+          upper_threshold:
+            description:
+              - The most connections (active and inactive) the real server takes
+                (C(ipvsadm -x)); above it, it is overloaded and gets no new connections. V(0)
+                means no limit.
+            type: int
+            default: 0
+          lower_threshold:
+            description:
+              - An overloaded real server gets new connections again when it has fewer
+                connections than this (C(ipvsadm -y)). V(0) means when it is below three
+                quarters of O(services[].destinations[].upper_threshold).
+              - Must not be above O(services[].destinations[].upper_threshold) (the kernel
+                refuses it).
+            type: int
+            default: 0
+          tunnel_type:
+            description:
+              - The encapsulation of O(services[].destinations[].forwarding=tunnel)
+                (C(ipvsadm --tun-type)) - V(ipip) (IP-in-IP, the default), V(gue) (Generic UDP
+                Encapsulation, needs O(services[].destinations[].tunnel_port)) or V(gre).
+            type: str
+            choices: [ipip, gue, gre]
+          tunnel_port:
+            description:
+              - The UDP destination port of V(gue) encapsulation (C(ipvsadm --tun-port)),
+                required by O(services[].destinations[].tunnel_type=gue). The other tunnel types
+                do not use it.
+            type: int
+          tunnel_flags:
+            description:
+              - Checksums of V(gue) and V(gre) encapsulation - V(nocsum) (none, the default, the
+                same as an empty list), V(csum) (C(ipvsadm --tun-csum)) or V(remcsum) (remote
+                checksum offload, C(--tun-remcsum)).
+            type: list
+            elements: str
+            choices: [nocsum, csum, remcsum]
+            default: []
+  purge:
+    description:
+      - Remove live services within the O(scope) that O(services) does not list (with their
+        destinations; they are not drained).
+      - With V(false) the module only adds and edits.
+    type: bool
+    default: true
+  purge_destinations:
+    description:
+      - Remove live destinations of a listed service that its O(services[].destinations) does
+        not list.
+    type: bool
+    default: true
+  scope:
+    description:
+      - Which live services this declaration owns, that is, may remove with O(purge).
+      - V(declared) - the services on the virtual IP addresses and firewall marks that
+        O(services) uses (any protocol or port on those addresses), plus O(scope_addresses)
+        and O(scope_fwmarks). A service on another address is never removed.
+      - V(all) - every service of the table; O(services=[]) then empties the table.
+    type: str
+    choices: [declared, all]
+    default: declared
+  scope_addresses:
+    description:
+      - More virtual IP addresses owned with O(scope=declared) - for example an address whose
+        last service was taken out of O(services) and must be removed.
+    type: list
+    elements: str
+    default: []
+  scope_fwmarks:
+    description:
+      - More firewall marks owned with O(scope=declared).
+    type: list
+    elements: int
+    default: []
+  drain_timeout:
+    description:
+      - Drain destinations before removing them (those not listed in their service's
+        O(services[].destinations)) - set their weight to 0, wait until they have no active or
+        inactive connection or until this many seconds have passed, then remove them.
+      - Left out, they are removed at once. Services removed by O(purge) are not drained.
+      - In check mode nothing is changed and nobody waits.
+    type: int
+  timeouts:
+    description:
+      - The connection timeouts (C(ipvsadm --set)); only those given are set, left out the
+        kernel's are kept.
+    type: dict
+    suboptions:
+      tcp:
+        description: Established TCP connections, seconds (at least 1).
+        type: int
+      tcp_fin:
+        description: TCP connections after a FIN was received, seconds (at least 1).
+        type: int
+      udp:
+        description: UDP, seconds (at least 1).
+        type: int
+  sync_daemons:
+    description:
+      - Connection synchronisation daemons (C(ipvsadm --start-daemon)) - at most one
+        V(master) and one V(backup). A daemon not listed is left alone.
+      - A running daemon with other settings is stopped and started again with these.
+    type: list
+    elements: dict
+    suboptions:
+      state:
+        description:
+          - The daemon's role (as C(ipvsadm --start-daemon STATE)) - V(master) sends the
+            connection table, V(backup) receives it.
+        type: str
+        choices: [master, backup]
+        required: true
+      present:
+        description:
+          - V(true) - the daemon runs with these settings. V(false) - it is stopped.
+        type: bool
+        default: true
+      interface:
+        description:
+          - The multicast interface (C(--mcast-interface)). Required with
+            O(sync_daemons[].present=true).
+        type: str
+      sync_id:
+        description: The synchronisation id (0-255, C(--syncid)); 0 means any.
+        type: int
+        default: 0
+      max_len:
+        description:
+          - The largest sync message in bytes (C(--sync-maxlen)). Left out, the kernel chooses
+            from the interface's MTU, and it is not compared.
+        type: int
+      group:
+        description: The multicast group (C(--mcast-group)), IPv4 or IPv6; default 224.0.0.81.
+        type: str
+      port:
+        description: The UDP port (C(--mcast-port)); default 8848.
+        type: int
+      ttl:
+        description: The multicast TTL (C(--mcast-ttl)); default 1.
+        type: int
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - lvs.cluster.ipvs
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads the live table and returns the exact plan in RV(operations); it never
+        writes and never waits for a drain.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the table within the scope (and the managed timeouts and sync daemons)
+        before and after, as C(ipvsadm-save) rules, one line per service or destination.
+  platform:
+    platforms: linux
+notes:
+  - The drift playbook of the collection runs this module in check mode with diff to report
+    every difference, and without check mode to restore the declared state.
+seealso:
+  - module: lvs.cluster.ipvs_service
+  - module: lvs.cluster.ipvs_real_server
+  - module: lvs.cluster.ipvs_info
+"""
+
+EXAMPLES = r"""
+- name: Declare the whole table of the virtual IP 192.0.2.10
+  lvs.cluster.ipvs_table:
+    services:
+      - address: 192.0.2.10
+        port: 80
+        scheduler: wrr
+        destinations:
+          - {address: 10.0.1.21, forwarding: nat, weight: 3}
+          - {address: 10.0.1.22, forwarding: nat, weight: 1}
+      - address: 192.0.2.10
+        port: 443
+        persistence_timeout: 600
+        persistence_netmask: 24
+        destinations:
+          - {address: 192.0.2.21}
+          - {address: 192.0.2.22}
+      - protocol: udp
+        address: 192.0.2.10
+        port: 53
+        scheduler: rr
+        one_packet: true
+        destinations:
+          - {address: 192.0.2.21}
+    drain_timeout: 120
+
+- name: Report drift without changing anything
+  lvs.cluster.ipvs_table:
+    services: "{{ lvs_services }}"
+  check_mode: true
+  diff: true
+  register: drift
+
+- name: Show each drifted object
+  ansible.builtin.debug:
+    var: drift.operations
+
+- name: Own every service of the table, set the timeouts, run the sync master
+  lvs.cluster.ipvs_table:
+    scope: all
+    services: "{{ lvs_services }}"
+    timeouts: {tcp: 3600, tcp_fin: 60, udp: 120}
+    sync_daemons:
+      - {state: master, interface: eth1, sync_id: 7}
+      - {state: backup, present: false}
+
+- name: Remove every service of an address that is no longer declared
+  lvs.cluster.ipvs_table:
+    services: []
+    scope_addresses: [192.0.2.99]
+"""
+
+RETURN = r"""
+operations:
+  description:
+    - The operations applied (in check mode, that would be), in order - one per drifted object.
+    - C(action) is V(add_service), V(edit_service), V(delete_service), V(add_destination),
+      V(edit_destination), V(delete_destination), V(set_timeouts), V(start_sync_daemon) or
+      V(stop_sync_daemon); C(service) and C(destination) name the object; an edit has
+      C(changes), each changed option as C([before, after]).
+    - Empty when the table is already as declared.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - action: edit_service
+      service: service tcp 192.0.2.10:80
+      changes:
+        scheduler: [rr, wrr]
+    - action: add_destination
+      service: service tcp 192.0.2.10:80
+      destination: 10.0.1.22:80
+    - action: edit_destination
+      service: service tcp 192.0.2.10:80
+      destination: 10.0.1.21:80
+      changes:
+        weight: [5, 3]
+    - action: delete_service
+      service: service tcp 192.0.2.10:8080
+    - action: set_timeouts
+      changes:
+        tcp: [900, 3600]
+drained:
+  description:
+    - One entry per drained destination - C(connections) left (active and inactive) when
+      waiting stopped, and C(seconds) waited.
+  returned: O(drain_timeout) was given and destinations were removed, not in check mode
+  type: list
+  elements: dict
+  sample:
+    - {service: service tcp 192.0.2.10:80, destination: 10.0.1.23:80, connections: 0,
+       seconds: 4.0}
+"""
+
+import dataclasses
+import errno
+import ipaddress
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils import _ipvs_module as ipvs
+from ..module_utils import _ipvs_netlink as nl
+from ..module_utils import _ipvs_reconcile as rc
+
+
+def argument_spec():
+    service = ipvs.service_spec()
+    service["destinations"] = dict(type="list", elements="dict", default=[],
+                                   options=ipvs.destination_spec())
+    return dict(
+        services=dict(type="list", elements="dict", default=[], options=service),
+        purge=dict(type="bool", default=True),
+        purge_destinations=dict(type="bool", default=True),
+        scope=dict(type="str", choices=["declared", "all"], default="declared"),
+        scope_addresses=dict(type="list", elements="str", default=[]),
+        scope_fwmarks=dict(type="list", elements="int", default=[]),
+        drain_timeout=dict(type="int"),
+        timeouts=dict(type="dict", options=dict(
+            tcp=dict(type="int"), tcp_fin=dict(type="int"), udp=dict(type="int"))),
+        sync_daemons=dict(type="list", elements="dict", options=dict(
+            state=dict(type="str", choices=ipvs.DAEMON_STATES, required=True),
+            present=dict(type="bool", default=True),
+            interface=dict(type="str"),
+            sync_id=dict(type="int", default=0),
+            max_len=dict(type="int"),
+            group=dict(type="str"),
+            port=dict(type="int"),
+            ttl=dict(type="int"),
+        ), required_if=[("present", True, ("interface",))]),
+    )
+
+
+def scope_of(params, desired):
+    if params["scope"] == "all":
+        if params["scope_addresses"] or params["scope_fwmarks"]:
+            raise ipvs.ParamError("scope_addresses", "extends scope=declared; scope=all owns "
+                                                     "every service already")
+        return rc.Scope.everything()
+    addresses = []
+    for index, text in enumerate(params["scope_addresses"]):
+        try:
+            addresses.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise ipvs.ParamError(f"scope_addresses[{index}]",
+                                  f"invalid IP address {text!r}") from None
+    declared = rc.Scope.of_table(desired)
+    return rc.Scope.of(declared.addresses | set(addresses),
+                       declared.fwmarks | set(params["scope_fwmarks"]))
+
+
+# --- timeouts and sync daemons: small changes with their own undo ------------------------------
+
+@dataclasses.dataclass
+class Change:
+    """A change beside the table: its report, how to do it and how to undo it."""
+
+    report: dict
+    do: object
+    undo: object
+
+
+def timeout_changes(kernel, wanted):
+    """([Change], managed timeouts before, after) - only those given are managed."""
+    if not wanted or all(v is None for v in wanted.values()):
+        return [], {}, {}
+    for name, value in wanted.items():
+        if value is not None and value < 1:
+            raise ipvs.ParamError(f"timeouts.{name}", f"seconds >= 1 expected, got {value}")
+    live = kernel.timeouts()
+    new = nl.Timeouts(**{name: wanted.get(name) or getattr(live, name)
+                         for name in ("tcp", "tcp_fin", "udp")})
+    names = [name for name in ("tcp", "tcp_fin", "udp") if wanted.get(name) is not None]
+    before = {name: getattr(live, name) for name in names}
+    after = {name: getattr(new, name) for name in names}
+    if new == live:
+        return [], before, after
+    change = Change(
+        report={"action": "set_timeouts",
+                "changes": {name: [getattr(live, name), getattr(new, name)]
+                            for name in ("tcp", "tcp_fin", "udp")
+                            if getattr(live, name) != getattr(new, name)}},
+        do=lambda: kernel.set_timeouts(new), undo=lambda: kernel.set_timeouts(live))
+    return [change], before, after
+
+
+def wanted_daemon(params, where):
+    for name, low, high in (("sync_id", 0, 255), ("port", 1, 65535), ("ttl", 1, 255),
+                            ("max_len", 1, 65535)):
+        value = params.get(name)
+        if value is not None and not low <= value <= high:
+            raise ipvs.ParamError(f"{where}.{name}", f"{low}-{high} expected, got {value}")
+    group = params.get("group")
+    if group is not None:
+        try:
+            group = str(ipaddress.ip_address(group))
+        except ValueError:
+            raise ipvs.ParamError(f"{where}.group", f"invalid IP address {group!r}") from None
+    return nl.SyncDaemon(state=params["state"], interface=params["interface"],
+                         sync_id=params.get("sync_id") or 0, max_len=params.get("max_len"),
+                         group=group, port=params.get("port"), ttl=params.get("ttl"))
+
+
+def daemon_matches(live, want):
+    return (live.interface == want.interface and live.sync_id == want.sync_id
+            and (want.max_len is None or live.max_len == want.max_len)
+            and live.group == (want.group or ipvs.DAEMON_DEFAULTS["group"])
+            and live.port == (want.port or ipvs.DAEMON_DEFAULTS["port"])
+            and live.ttl == (want.ttl or ipvs.DAEMON_DEFAULTS["ttl"]))
+
+
+def daemon_changes(kernel, listed):
+    """([Change], managed daemons before, after) - only the listed states are managed."""
+    if not listed:
+        return [], [], []
+    live = {d.state: d for d in kernel.daemons()}
+    seen = {}
+    changes, before, after = [], [], []
+    for index, params in enumerate(listed):
+        where = f"sync_daemons[{index}]"
+        state = params["state"]
+        if state in seen:
+            raise ipvs.ParamError(where, f"the {state} daemon is already sync_daemons"
+                                         f"[{seen[state]}]")
+        seen[state] = index
+        current = live.get(state)
+        if current is not None:
+            before.append(current)
+        if not params["present"]:
+            if current is not None:
+                changes.append(stop_change(kernel, current))
+            continue
+        want = wanted_daemon(params, where)
+        effective = dataclasses.replace(  # as it will read back (for reports and the diff)
+            want, group=want.group or ipvs.DAEMON_DEFAULTS["group"],
+            port=want.port or ipvs.DAEMON_DEFAULTS["port"],
+            ttl=want.ttl or ipvs.DAEMON_DEFAULTS["ttl"],
+            max_len=want.max_len if want.max_len is not None or current is None
+            else current.max_len)
+        after.append(effective)
+        if current is not None and daemon_matches(current, want):
+            continue
+        if current is not None:
+            changes.append(stop_change(kernel, current))
+        report = {"action": "start_sync_daemon", "sync_daemon": ipvs.daemon_result(effective)}
+        if current is not None:
+            old, new = ipvs.daemon_result(current), ipvs.daemon_result(effective)
+            report["changes"] = {k: [old[k], new[k]] for k in new
+                                 if new[k] is not None and old[k] != new[k]}
+        changes.append(Change(report=report,
+                              do=lambda want=want: kernel.start_daemon(want),
+                              undo=lambda state=state: kernel.stop_daemon(state)))
+    return changes, before, after
+
+
+def stop_change(kernel, current):
+    return Change(report={"action": "stop_sync_daemon",
+                          "sync_daemon": ipvs.daemon_result(current)},
+                  do=lambda: kernel.stop_daemon(current.state),
+                  undo=lambda: kernel.start_daemon(current))
+
+
+def daemon_line(daemon):
+    parts = [f"--start-daemon {daemon.state} --mcast-interface {daemon.interface}",
+             f"--syncid {daemon.sync_id}"]
+    for name, switch in (("max_len", "--sync-maxlen"), ("group", "--mcast-group"),
+                         ("port", "--mcast-port"), ("ttl", "--mcast-ttl")):
+        value = getattr(daemon, name)
+        if value is not None:
+            parts.append(f"{switch} {value}")
+    return " ".join(parts)
+
+
+def side_text(timeouts, daemons):
+    lines = []
+    if timeouts:
+        lines.append("# timeouts " + " ".join(f"{k}={v}" for k, v in sorted(timeouts.items())))
+    lines += [daemon_line(d) for d in sorted(daemons, key=lambda d: d.state)]
+    return "".join(line + "\n" for line in lines)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    drain_timeout = params["drain_timeout"]
+    if drain_timeout is not None and drain_timeout < 0:
+        module.fail_json(msg="drain_timeout: seconds >= 0 expected", field="drain_timeout")
+    try:
+        desired = ipvs.table_from_params(params["services"])
+        scope = scope_of(params, desired)
+    except ipvs.ParamError as err:
+        ipvs.fail(module, err)
+
+    result = dict(changed=False)
+    with ipvs.kernel(module) as kernel:
+        try:
+            live = rc.read_table(kernel)
+            plan = rc.plan(desired, live, scope, purge=params["purge"],
+                           purge_destinations=params["purge_destinations"])
+            side, timeouts_before, timeouts_after = timeout_changes(kernel, params["timeouts"])
+            daemons, daemons_before, daemons_after = daemon_changes(kernel,
+                                                                    params["sync_daemons"])
+            side += daemons
+        except (ipvs.ParamError, nl.IpvsNetlinkError) as err:
+            ipvs.fail(module, err)
+
+        result["operations"] = [ipvs.operation_result(op) for op in plan.operations]
+        result["operations"] += [change.report for change in side]
+        result["changed"] = bool(result["operations"])
+
+        if module._diff:
+            desired_keys = {s.key for s in desired}
+            owned = {s: d for s, d in live.items() if scope.owns(s) or s.key in desired_keys}
+            after = ipvs.simulate(owned, plan.operations)
+            result["diff"] = dict(
+                before=ipvs.table_text(owned) + side_text(timeouts_before, daemons_before),
+                after=ipvs.table_text(after) + side_text(timeouts_after, daemons_after),
+                before_header="IPVS table (in scope)", after_header="IPVS table (in scope)")
+
+        if result["changed"] and not module.check_mode:
+            result.update(apply(module, kernel, plan, live, side, drain_timeout))
+    module.exit_json(**result)
+
+
+def apply(module, kernel, plan, live, side, drain_timeout):
+    """Side changes, drains, then the table; on any refusal undo everything in reverse."""
+    done = []
+    out = {}
+    targets = {}
+    if drain_timeout is not None:
+        for op in plan.operations:
+            if op.action == "delete_destination":
+                targets.setdefault(op.service, []).append(op.destination)
+    try:
+        for change in side:
+            change.do()
+            done.append(change)
+        if targets:
+            out["drained"] = ipvs.drain(kernel, targets, drain_timeout)
+        rc.apply(kernel, plan, live)
+    except (nl.IpvsNetlinkError, rc.ApplyError) as err:
+        undo_failures = []
+        if targets and "drained" in out:
+            ipvs.undrain(kernel, targets)
+        for change in reversed(done):
+            try:
+                change.undo()
+            except nl.IpvsNetlinkError as undo_err:
+                undo_failures.append(str(undo_err))
+        msg = str(err)
+        if done:
+            msg += ("; timeouts and sync daemons changed by this run were restored"
+                    if not undo_failures else
+                    "; restoring timeouts and sync daemons failed: " + "; ".join(undo_failures))
+        module.fail_json(msg=msg, operations=[ipvs.operation_result(op)
+                                              for op in plan.operations]
+                         + [c.report for c in side],
+                         errno=errno_name(err))
+    return out
+
+
+def errno_name(err):
+    failure = getattr(err, "failure", err)
+    code = getattr(failure, "errno", None)
+    return errno.errorcode.get(code, str(code)) if code else None
+
+
+if __name__ == "__main__":
+    main()
