@@ -470,7 +470,16 @@ class IpvsNetlink:
 
     def dump(self, command: int, payload: bytes = b"") -> list[dict[int, bytes]]:
         """Every reply of a dump, as its top-level attributes."""
-        seq, message = self._message(self.family, command, NLM_F_REQUEST | NLM_F_DUMP, payload)
+        return self._exchange(command, payload, NLM_F_DUMP, f"IPVS dump (command {command})")
+
+    def request(self, command: int, payload: bytes, what: str) -> list[dict[int, bytes]]:
+        """One acknowledged request; returns the attributes of any reply before the ack."""
+        return self._exchange(command, payload, NLM_F_ACK, what)
+
+    def _exchange(self, command: int, payload: bytes, flags: int,
+                  what: str) -> list[dict[int, bytes]]:
+        """Send one message; collect its replies until NLMSG_DONE or the ack (error 0)."""
+        seq, message = self._message(self.family, command, NLM_F_REQUEST | flags, payload)
         self.sock.send(message)
         found = []
         while True:
@@ -479,22 +488,6 @@ class IpvsNetlink:
                     continue
                 if kind == NLMSG_DONE:
                     return found
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", body)[0]
-                    if code:
-                        raise IpvsNetlinkError(code, f"IPVS dump (command {command})")
-                    return found
-                found.append(parse_attrs(body[_GENLHDR.size:]))
-
-    def request(self, command: int, payload: bytes, what: str) -> list[dict[int, bytes]]:
-        """One acknowledged request; returns the attributes of any reply before the ack."""
-        seq, message = self._message(self.family, command, NLM_F_REQUEST | NLM_F_ACK, payload)
-        self.sock.send(message)
-        found = []
-        while True:
-            for kind, _flags, reply_seq, body in self._replies():
-                if reply_seq != seq:
-                    continue
                 if kind == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", body)[0]
                     if code:
