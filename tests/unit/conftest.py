@@ -4,7 +4,8 @@
 
 ``plugins`` is registered as a package rooted at the repository's plugins/ folder, so tests
 write ``from plugins.module_utils._lvs_cf_parser import parse_lvs_cf`` and the module_utils
-import each other with their relative imports, as they do under Ansible. No __init__.py files
+import each other with their relative imports, as they do under Ansible. The agents' package
+(files/lib/lvs_agents) is importable too, with the core as ``lvs_cluster`` as on a router. No __init__.py files
 are needed (ansible-test's empty-init check stays happy).
 
 Hypothesis profiles: ``dev`` (default, quick) and ``ci`` (thousands of examples); choose one
@@ -36,6 +37,9 @@ def _register_package(name, path):
 
 _register_package("plugins", REPO_ROOT / "plugins")
 _register_package("plugins.module_utils", REPO_ROOT / "plugins" / "module_utils")
+# The agents (files/lib/lvs_agents) import the core as the package lvs_cluster, as on a router.
+_register_package("lvs_cluster", REPO_ROOT / "plugins" / "module_utils")
+sys.path.insert(0, str(REPO_ROOT / "files" / "lib"))
 
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.register_profile(

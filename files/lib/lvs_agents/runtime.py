@@ -1,0 +1,132 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every agent needs from its surroundings: logging, sd_notify, status files, lvs.cf.
+
+* Logging goes to stderr. Under systemd (``JOURNAL_STREAM`` set) each line starts with a
+  ``<N>`` syslog priority, which journald records as the entry's priority.
+* ``notify`` speaks the sd_notify datagram protocol (``NOTIFY_SOCKET``); without it, nothing.
+* Status files are JSON in the run directory (``/run/lvs-cluster`` or ``$LVS_CLUSTER_RUN_DIR``),
+  written atomically: a reader never sees half a file.
+* ``load_config`` parses and validates lvs.cf with the shared core and raises ``ConfigError``
+  whose text is the core's ``FILE line N, column C: BLOCK: KEY: REASON``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import time
+from typing import Any
+
+from lvs_cluster._lvs_cf_errors import LvsCfError
+from lvs_cluster._lvs_cf_model import LvsConfig
+from lvs_cluster._lvs_cf_parser import parse_lvs_cf
+
+DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
+DEFAULT_RUN_DIR = "/run/lvs-cluster"
+STATUS_VERSION = 1
+
+_PRIORITIES = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+class ConfigError(Exception):
+    """lvs.cf could not be read, or is not valid; the text names file, line and key."""
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITIES.get(record.levelno, 6)
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
+def setup_logging(name: str, verbose: bool = False) -> logging.Logger:
+    """The agent's logger: stderr, journald priorities under systemd, DEBUG when verbose."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {name}: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return logging.getLogger(name)
+
+
+def notify(*fields: str) -> bool:
+    """Send ``READY=1``, ``STATUS=…``, ``STOPPING=1``… to systemd; False without NOTIFY_SOCKET."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.sendto("\n".join(fields).encode(), address)
+    except OSError:
+        return False
+    return True
+
+
+def run_dir() -> str:
+    return os.environ.get("LVS_CLUSTER_RUN_DIR", DEFAULT_RUN_DIR)
+
+
+def status_path(name: str) -> str:
+    return os.path.join(run_dir(), f"{name}.json")
+
+
+def write_status(name: str, data: dict[str, Any]) -> str:
+    """Write ``<run dir>/<name>.json`` atomically, adding ``version``, ``pid`` and ``updated``."""
+    directory = run_dir()
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    document = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(document, stream, sort_keys=True)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, status_path(name))
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    return status_path(name)
+
+
+def read_status(name: str) -> dict[str, Any] | None:
+    """The agent's last status, or None when it has none (not running, or never started)."""
+    try:
+        with open(status_path(name)) as stream:
+            data = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_config(path: str) -> LvsConfig:
+    """Parse and validate lvs.cf; warnings are logged, errors raise ConfigError."""
+    try:
+        with open(path, "rb") as stream:
+            content = stream.read()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        result = parse_lvs_cf(content, source=path)  # validates too
+    except LvsCfError as error:
+        raise ConfigError(str(error)) from None
+    log = logging.getLogger("lvs-cf")
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    return result.config
