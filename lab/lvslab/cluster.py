@@ -1,0 +1,216 @@
+"""A running LVS cluster in the lab, for the agents' integration tests and the failover bench.
+
+`Cluster` boots (or reuses) a lab of the default topology, deploys the agents with
+`lab/cluster/deploy.yml` (routers: the collection's core and agents, scapy pushed as a wheel, the
+pulse unit, lvs.cf, the heartbeat key; real servers: a web server and the VIP on `lo` for direct
+routing), and offers what a test does to it: run commands on guests, read the agents' status,
+crash and boot guests, and probe the VIP from the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+LABCTL = REPO / "lab" / "labctl"
+PLAYBOOKS = REPO / "lab" / "cluster"
+ROUTERS = ("lvs1", "lvs2")
+REAL_SERVERS = ("web1", "web2")
+VIP = "10.254.0.100"
+ADDRESSES = {"lvs1": "10.254.0.11", "lvs2": "10.254.0.12", "web1": "10.254.0.21",
+             "web2": "10.254.0.22", "client": "10.254.0.50"}
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+@dataclass
+class ProbeResult:
+    """The client's view: each probe's send time, and whether (and by whom) it was served."""
+
+    samples: list[tuple[float, str | None]]  # (monotonic time, server name or None)
+
+    def served_by(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, server in self.samples:
+            if server:
+                counts[server] = counts.get(server, 0) + 1
+        return counts
+
+    def failures(self) -> int:
+        return sum(1 for _, server in self.samples if not server)
+
+    def longest_gap(self) -> float:
+        """Seconds between the last good response before the longest outage and the first good
+        response after it (0 when no probe failed)."""
+        good = [moment for moment, server in self.samples if server]
+        if len(good) < 2:
+            return float("inf")
+        gaps = [after - before for before, after in zip(good, good[1:])]
+        worst = max(gaps)
+        return worst if self.failures() else 0.0
+
+
+class Cluster:
+    """The lab `name` (default topology) with agents deployed by `deploy()`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.env = {**os.environ, "LAB_NAME": name}
+        self.state = REPO / ".lab" / name
+
+    # -- lab life cycle --------------------------------------------------------------------
+    def labctl(self, *args: str, timeout: float = 300, check: bool = True
+               ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(LABCTL), *args], env=self.env, capture_output=True,
+                                text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise ClusterError(f"labctl {' '.join(args)}: {result.stderr.strip()}")
+        return result
+
+    def up(self) -> None:
+        self.labctl("up", timeout=600)
+
+    def down(self) -> None:
+        if self.labctl("down", check=False).returncode != 0:
+            self.labctl("down", check=False)
+
+    def crash(self, guest: str) -> None:
+        self.labctl("crash", guest)
+
+    def boot(self, guest: str) -> None:
+        self.labctl("boot", guest, timeout=300)
+
+    # -- commands on guests -----------------------------------------------------------------
+    def ssh(self, guest: str, command: str, timeout: float = 60, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["ssh", "-F", str(self.state / "ssh_config"), guest, command],
+            capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise ClusterError(f"{guest}: {command}: exit {result.returncode}: "
+                               f"{(result.stderr or result.stdout).strip()[-2000:]}")
+        return result
+
+    def spawn(self, guest: str, command: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(["ssh", "-F", str(self.state / "ssh_config"), guest, command],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def playbook(self, playbook: str, extra: Mapping[str, Any] | None = None,
+                 limit: str | None = None, timeout: float = 900
+                 ) -> subprocess.CompletedProcess[str]:
+        command = ["ansible-playbook", "-i", str(self.state / "inventory.yml"),
+                   str(PLAYBOOKS / playbook)]
+        if extra:
+            command += ["-e", json.dumps(dict(extra))]
+        if limit:
+            command += ["--limit", limit]
+        env = {**self.env, "ANSIBLE_CONFIG": str(self.state / "ansible.cfg")}
+        venv_bin = REPO / ".venv" / "bin"
+        if venv_bin.is_dir():
+            env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
+        result = subprocess.run(command, env=env, capture_output=True, text=True,
+                                timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise ClusterError(f"{playbook} failed:\n{result.stdout[-6000:]}\n{result.stderr}")
+        return result
+
+    def deploy(self, **settings: Any) -> None:
+        """Roll the agents out with `settings` as playbook variables (see deploy.yml)."""
+        self.playbook("deploy.yml", settings)
+
+    # -- what the agents say ----------------------------------------------------------------
+    def status(self, router: str, agent: str = "pulse") -> dict[str, Any] | None:
+        result = self.ssh(router, f"cat /run/lvs-cluster/{agent}.json", check=False)
+        if result.returncode != 0:
+            return None
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            return None
+
+    def holds_vip(self, router: str, vip: str = VIP) -> bool:
+        result = self.ssh(router, f"ip -o addr show to {vip}", check=False, timeout=20)
+        return result.returncode == 0 and vip in result.stdout
+
+    def vip_holders(self, routers: Iterable[str] = ROUTERS, vip: str = VIP) -> list[str]:
+        return [router for router in routers if self.holds_vip(router, vip)]
+
+    def active_router(self, timeout: float = 60) -> str:
+        """The one router whose pulse says active and which holds the VIP."""
+        deadline = time.monotonic() + timeout
+        while True:
+            holders = self.vip_holders()
+            states = {r: (self.status(r) or {}).get("state") for r in ROUTERS}
+            active = [r for r in ROUTERS if states[r] == "active"]
+            if len(holders) == 1 and active == holders:
+                return holders[0]
+            if time.monotonic() > deadline:
+                raise ClusterError(f"no single active router: VIP on {holders}, "
+                                   f"states {states}")
+            time.sleep(0.5)
+
+    def wait_for(self, what: str, predicate: Any, timeout: float = 60,
+                 interval: float = 0.5) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise ClusterError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(interval)
+
+    # -- the client -------------------------------------------------------------------------
+    def request(self, url: str = f"http://{VIP}/", timeout: float = 2) -> str | None:
+        result = self.ssh("client", f"curl -s -m {timeout} {shlex.quote(url)}", check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def start_probe(self, interval: float = 0.02, timeout: float = 0.2,
+                    duration: float = 60) -> subprocess.Popen[str]:
+        """Probe the VIP from the client every `interval` s; `finish_probe` collects it."""
+        command = (f"python3 /usr/local/lib/lvs-lab/probe.py --target {VIP}:80 "
+                   f"--interval {interval} --timeout {timeout} --duration {duration}")
+        process = self.spawn("client", command)
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.startswith("probing"):
+            process.kill()
+            raise ClusterError(f"the probe did not start: {line!r}")
+        return process
+
+    def finish_probe(self, process: subprocess.Popen[str]) -> ProbeResult:
+        self.ssh("client", "pkill -INT -f /usr/local/lib/lvs-lab/probe.py", check=False)
+        out, err = process.communicate(timeout=60)
+        try:
+            data = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise ClusterError(f"probe output unreadable: {out[-500:]!r} {err[-500:]!r}")
+        return ProbeResult([(float(t), s) for t, s in data["samples"]])
+
+
+class HeldConnection:
+    """One HTTP connection through the VIP, opened now and finished by `finish()`."""
+
+    def __init__(self, cluster: Cluster, target: str = VIP, port: int = 80) -> None:
+        self.process = subprocess.Popen(
+            ["ssh", "-F", str(cluster.state / "ssh_config"), "client",
+             f"python3 /usr/local/lib/lvs-lab/hold.py {target} {port}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline().strip() if self.process.stdout else ""
+        if line != "open":
+            self.process.kill()
+            raise ClusterError(f"could not open a connection through {target}:{port}: {line}")
+
+    def finish(self) -> str:
+        """The reply's body (the real server's name), or `error: …`."""
+        out, _ = self.process.communicate("\n", timeout=60)
+        return out.strip()

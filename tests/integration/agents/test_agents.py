@@ -1,0 +1,295 @@
+"""The router agents on real kernels: two UML routers running pulse (and its lvsd), two direct-
+routing real servers and a client (lab/cluster/deploy.yml). Each test injects a failure and
+checks what a user would see: who holds the VIP, what the client gets, what the agents count.
+
+The tests run in file order on one lab; a test that changes the settings redeploys them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "lab"))
+
+from lvslab.cluster import (  # noqa: E402
+    ADDRESSES,
+    REAL_SERVERS,
+    ROUTERS,
+    VIP,
+    Cluster,
+    HeldConnection,
+)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+
+KEEPALIVE = 0.5
+DEADTIME = 2.0
+CHECK_TIMEOUT = 2
+REENTRY = 4
+DEFAULTS = {"lvs_keepalive": KEEPALIVE, "lvs_deadtime": DEADTIME}
+
+
+def web(servers=REAL_SERVERS, **options):
+    return {"name": "web", "vip": VIP, "port": 80, "timeout": CHECK_TIMEOUT,
+            "reentry": REENTRY, **options,
+            "servers": [{"name": s, "address": ADDRESSES[s]} for s in servers]}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    lab = Cluster("agenttest")
+    try:
+        lab.up()
+        lab.deploy(**DEFAULTS)
+        yield lab
+    finally:
+        lab.down()
+
+
+def destinations(cluster: Cluster, router: str, port: int = 80) -> dict[str, int]:
+    """The VIP service's real servers on `router` and their weights, from ipvsadm."""
+    listing = cluster.ssh(router, "ipvsadm -Ln").stdout
+    found: dict[str, int] = {}
+    inside = False
+    for line in listing.splitlines():
+        if line.startswith(("TCP", "UDP", "FWM")):
+            inside = line.split()[1] == f"{VIP}:{port}"
+        elif inside and line.strip().startswith("->") and "RemoteAddress" not in line:
+            fields = line.split()
+            found[fields[1].rsplit(":", 1)[0]] = int(fields[3])
+    return found
+
+
+def served(cluster: Cluster, requests: int = 6) -> set[str | None]:
+    return {cluster.request() for _ in range(requests)}
+
+
+def redeploy(cluster: Cluster, **settings) -> str:
+    cluster.deploy(**{**DEFAULTS, **settings})
+    return cluster.active_router()
+
+
+def test_cold_start_the_master_is_active_and_traffic_is_balanced(cluster):
+    assert cluster.active_router() == "lvs1"
+    backup = cluster.status("lvs2")
+    assert backup["state"] == "standby" and backup["node"] == "backup"
+    assert backup["peer"]["state"] == "running"
+    assert served(cluster) == {"web1", "web2"}
+    # warm standby: the backup's table is programmed and checked, ready for a takeover
+    assert destinations(cluster, "lvs2") == {ADDRESSES["web1"]: 1, ADDRESSES["web2"]: 1}
+
+
+def test_status_and_metrics_show_the_running_agents(cluster):
+    text = cluster.ssh("lvs1", "lvs-status").stdout
+    assert "active" in text and VIP in text and ADDRESSES["web1"] in text
+    metrics = cluster.ssh("lvs1", "curl -s http://127.0.0.1:9539/metrics").stdout
+    assert re.search(r"^lvs_cluster_pulse_active 1$", metrics, re.M), metrics
+    assert re.search(r'^lvs_cluster_real_server_healthy\{[^}]*address="10\.254\.0\.21"[^}]*\} 1$',
+                     metrics, re.M), metrics
+    standby = cluster.ssh("lvs2", "curl -s http://127.0.0.1:9539/metrics").stdout
+    assert re.search(r"^lvs_cluster_pulse_active 0$", standby, re.M)
+    outside = cluster.ssh("client", "curl -s -m 2 http://10.254.0.11:9539/metrics", check=False)
+    assert outside.returncode != 0, "the metrics endpoint must listen on localhost only"
+
+
+def _time_until(predicate, timeout: float, interval: float = 0.1) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def test_a_failed_real_server_leaves_within_one_timeout_and_returns_after_reentry(cluster):
+    web1 = ADDRESSES["web1"]
+    cluster.ssh("web1", "systemctl stop lab-web")
+    try:
+        gone = _time_until(lambda: web1 not in destinations(cluster, "lvs1"), CHECK_TIMEOUT + 3)
+        assert gone <= CHECK_TIMEOUT + 1.5, f"removed after {gone:.2f} s"
+        assert served(cluster) == {"web2"}
+    finally:
+        cluster.ssh("web1", "systemctl start lab-web")
+    back = _time_until(lambda: web1 in destinations(cluster, "lvs1"), REENTRY + 3 * CHECK_TIMEOUT)
+    # rise = reentry / timeout = 2 good checks in a row
+    assert back >= REENTRY - CHECK_TIMEOUT - 0.5, f"re-admitted after only {back:.2f} s"
+    assert served(cluster) == {"web1", "web2"}
+
+
+def test_quiesce_keeps_a_failed_server_at_weight_zero(cluster):
+    redeploy(cluster, lvs_virtuals=[web(quiesce=1)])
+    cluster.wait_for("both servers", lambda: len(destinations(cluster, "lvs1")) == 2)
+    cluster.ssh("web2", "systemctl stop lab-web")
+    try:
+        cluster.wait_for("weight 0", lambda: destinations(cluster, "lvs1").get(
+            ADDRESSES["web2"]) == 0, timeout=CHECK_TIMEOUT + 3, interval=0.2)
+        assert served(cluster) == {"web1"}
+    finally:
+        cluster.ssh("web2", "systemctl start lab-web")
+    cluster.wait_for("weight back", lambda: destinations(cluster, "lvs1").get(
+        ADDRESSES["web2"]) == 1, timeout=REENTRY + 3 * CHECK_TIMEOUT)
+
+
+def test_the_sorry_server_stands_in_while_every_real_server_is_down(cluster):
+    redeploy(cluster, lvs_virtuals=[web(servers=["web1"], sorry_server=ADDRESSES["web2"])])
+    assert destinations(cluster, "lvs1") == {ADDRESSES["web1"]: 1}
+    cluster.ssh("web1", "systemctl stop lab-web")
+    try:
+        cluster.wait_for("the sorry server", lambda: destinations(cluster, "lvs1") == {
+            ADDRESSES["web2"]: 1}, timeout=CHECK_TIMEOUT + 4, interval=0.2)
+        assert served(cluster) == {"web2"}
+    finally:
+        cluster.ssh("web1", "systemctl start lab-web")
+    cluster.wait_for("the real server back, the sorry server gone",
+                     lambda: destinations(cluster, "lvs1") == {ADDRESSES["web1"]: 1},
+                     timeout=REENTRY + 4 * CHECK_TIMEOUT)
+
+
+def test_a_reload_applies_changes_in_place_and_keeps_connections(cluster):
+    redeploy(cluster, lvs_virtuals=[web()])
+    held = HeldConnection(cluster)
+    pid_before = cluster.status("lvs1", "lvsd")["pid"]
+    changed = [web(), {"name": "alt", "vip": VIP, "port": 8080, "timeout": CHECK_TIMEOUT,
+                       "servers": [{"name": "web1", "address": ADDRESSES["web1"]}]}]
+    changed[0]["servers"][1]["weight"] = 3
+    cluster.playbook("reload.yml", {**DEFAULTS, "lvs_virtuals": changed}, limit="localhost,lvs1")
+    cluster.wait_for("the edited weight", lambda: destinations(cluster, "lvs1").get(
+        ADDRESSES["web2"]) == 3)
+    assert cluster.status("lvs1", "lvsd")["pid"] == pid_before, "reload restarted lvsd"
+    assert cluster.status("lvs1", "lvsd")["reloads"] >= 1
+    assert held.finish() in ("web1", "web2"), "the held connection did not survive the reload"
+
+
+def test_forged_replayed_and_legacy_heartbeats_change_nothing_and_are_counted(cluster):
+    redeploy(cluster, lvs_virtuals=[web()])
+    before = cluster.status("lvs1")["heartbeat"]["rejected"]
+    # one real heartbeat from lvs2, captured on lvs1, is the replay
+    captured = cluster.ssh("lvs1", "python3 -c \"from scapy.layers.inet import UDP; "
+                           "from scapy.sendrecv import sniff; "
+                           "p = sniff(iface='eth0', count=1, timeout=10, "
+                           "lfilter=lambda p: UDP in p and p[UDP].dport == 539 "
+                           "and p['IP'].src == '10.254.0.12'); "
+                           "print(bytes(p[0][UDP].payload).hex())\"", timeout=60).stdout.strip()
+    assert captured, "no heartbeat captured"
+    forged = "4c56534801" + "00" * 90  # v1 header, state stopped, garbage MAC
+    legacy = "bddaadbd"  # Piranha's 0xadbddabd ("stopped"), little-endian
+    script = ("from scapy.layers.inet import IP, UDP; from scapy.packet import Raw; "
+              "from scapy.sendrecv import send; "
+              "[send(IP(src='10.254.0.12', dst='10.254.0.11')/UDP(sport=539, dport=539)/"
+              f"Raw(bytes.fromhex(h)), verbose=0) for h in ('{captured}', '{forged}', "
+              f"'{legacy}') for _ in range(3)]")
+    cluster.ssh("client", f'python3 -c "{script}"', timeout=60)
+    time.sleep(DEADTIME)
+    after = cluster.status("lvs1")["heartbeat"]["rejected"]
+    assert after["replay"] >= before["replay"] + 3
+    assert after["legacy"] >= before["legacy"] + 3
+    assert after["bad_mac"] + after["malformed"] >= before["bad_mac"] + before["malformed"] + 3
+    assert cluster.active_router() == "lvs1"
+    assert cluster.status("lvs2")["state"] == "standby"
+
+
+def test_pulse_refuses_a_key_file_others_can_read(cluster):
+    cluster.ssh("lvs2", "cp -p /etc/lvs-cluster/heartbeat.key /tmp/open.key && "
+                        "chmod 0644 /tmp/open.key && sed 's#/etc/lvs-cluster/heartbeat.key#"
+                        "/tmp/open.key#' /etc/sysconfig/ha/lvs.cf > /tmp/open.cf")
+    result = cluster.ssh("lvs2", "timeout 20 pulse --nodaemon -c /tmp/open.cf", check=False)
+    assert result.returncode == 2, result
+    assert "/tmp/open.key" in result.stderr
+
+
+def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
+    active = redeploy(cluster, lvs_virtuals=[web()])
+    probe = cluster.start_probe()
+    try:
+        time.sleep(1)
+        cluster.ssh(active, "kill -KILL $(systemctl show -P MainPID lvs-cluster-pulse)")
+        holders = []
+        end = time.monotonic() + 3 * DEADTIME
+        while time.monotonic() < end:
+            holders.append(cluster.vip_holders())
+            time.sleep(0.2)
+    finally:
+        result = cluster.finish_probe(probe)
+    assert result.failures() <= 2, f"{result.failures()} probes failed, gap {result.longest_gap()}"
+    # within one deadtime of the kill, and from then on, exactly one router holds the VIP
+    settled = holders[int(DEADTIME / 0.2) + 5:]
+    assert settled and all(len(h) == 1 for h in settled), holders
+    assert cluster.active_router() in ROUTERS
+
+
+def test_a_crashed_active_router_fails_over_and_the_client_follows(cluster):
+    active = redeploy(cluster, lvs_virtuals=[web()])
+    other = next(r for r in ROUTERS if r != active)
+    probe = cluster.start_probe()
+    try:
+        time.sleep(1)
+        cluster.crash(active)
+        cluster.wait_for(f"{other} active", lambda: cluster.holds_vip(other), timeout=30)
+        time.sleep(1)
+    finally:
+        result = cluster.finish_probe(probe)
+    gap = result.longest_gap()
+    print(f"\nfailover gap after a crash (keepalive {KEEPALIVE}, deadtime {DEADTIME}): "
+          f"{gap:.3f} s")
+    assert gap < DEADTIME + 1.5
+    assert result.served_by().keys() >= {"web1", "web2"}
+    mac = cluster.ssh(other, "cat /sys/class/net/eth0/address").stdout.strip()
+    neighbour = cluster.ssh("client", f"ip neigh show {VIP}").stdout
+    assert mac in neighbour, f"the client's ARP entry did not move to {other}: {neighbour}"
+    # the old active comes back and does not take the VIP back
+    cluster.boot(active)
+    cluster.wait_for(f"{active}'s pulse", lambda: (cluster.status(active) or {}).get(
+        "peer", {}).get("state") == "running", timeout=120)
+    time.sleep(2 * DEADTIME)
+    assert cluster.vip_holders() == [other]
+    assert cluster.status(active)["state"] == "standby"
+
+
+def test_an_established_connection_survives_failover_with_the_sync_daemon(cluster):
+    active = redeploy(cluster, lvs_virtuals=[web()], lvs_syncdaemon=1)
+    other = next(r for r in ROUTERS if r != active)
+    held = HeldConnection(cluster)
+    time.sleep(2)  # let the sync daemon send the connection to the backup
+    cluster.crash(active)
+    cluster.wait_for(f"{other} active", lambda: cluster.holds_vip(other), timeout=30)
+    assert held.finish() in ("web1", "web2")
+    cluster.boot(active)
+    cluster.wait_for(f"{active}'s pulse", lambda: cluster.status(active) is not None,
+                     timeout=120)
+
+
+def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
+    cut = ("nft add table inet cut; nft add chain inet cut in '{ type filter hook input "
+           "priority 0; }'; nft add chain inet cut out '{ type filter hook output priority 0; }'; "
+           "nft add rule inet cut in udp dport 539 drop; nft add rule inet cut out udp dport 539 "
+           "drop")
+    heal = "nft delete table inet cut"
+    # without a tie-breaker both routers take the VIP: the cut is real
+    active = redeploy(cluster, lvs_virtuals=[web()])
+    standby = next(r for r in ROUTERS if r != active)
+    cluster.ssh(standby, cut)
+    try:
+        cluster.wait_for("a split brain", lambda: len(cluster.vip_holders()) == 2,
+                         timeout=4 * DEADTIME)
+    finally:
+        cluster.ssh(standby, heal)
+    cluster.wait_for("one holder again", lambda: len(cluster.vip_holders()) == 1,
+                     timeout=4 * DEADTIME)
+    # with one: the standby sees the VIP answered by its peer and stays standby
+    active = redeploy(cluster, lvs_virtuals=[web()], pulse_options="--tiebreaker 10.254.0.1")
+    standby = next(r for r in ROUTERS if r != active)
+    cluster.ssh(standby, cut)
+    try:
+        end = time.monotonic() + 4 * DEADTIME
+        while time.monotonic() < end:
+            assert cluster.vip_holders() == [active]
+            time.sleep(0.3)
+    finally:
+        cluster.ssh(standby, heal)
