@@ -10,13 +10,14 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status bench-reconcile clean
+	lab-status bench-reconcile bench-failover clean
 
 help:
 	@echo "make test      run everything CI runs (installs what it needs)"
 	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
 	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
+	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
 
 host-deps:
 	@bash tools/host-deps.sh
@@ -70,3 +71,8 @@ bench-reconcile: venv
 
 clean:
 	rm -rf build tests/output .pytest_cache .ruff_cache .hypothesis
+
+# Failover gap seen by a client, ours vs keepalived, in the lab `benchfo`; see bench/README.md.
+# BENCH_ARGS go to bench/failover.py, e.g. BENCH_ARGS="--trials 7".
+bench-failover: venv
+	@.venv/bin/python bench/failover.py $(BENCH_ARGS)

@@ -95,7 +95,7 @@ def main() -> int:
     results: dict[str, list[float]] = {}
     try:
         cluster.up()
-        cluster.deploy()
+        cluster.playbook("deploy.yml", limit="localhost,real_servers,clients")
         for name in chosen:
             deploy(cluster, SETTINGS[name])
             gaps = []

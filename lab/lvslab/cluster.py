@@ -55,7 +55,7 @@ class ProbeResult:
         good = [moment for moment, server in self.samples if server]
         if len(good) < 2:
             return float("inf")
-        gaps = [after - before for before, after in zip(good, good[1:])]
+        gaps = [after - before for before, after in zip(good, good[1:], strict=False)]
         worst = max(gaps)
         return worst if self.failures() else 0.0
 
@@ -193,7 +193,8 @@ class Cluster:
         try:
             data = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise ClusterError(f"probe output unreadable: {out[-500:]!r} {err[-500:]!r}")
+            raise ClusterError(
+                f"probe output unreadable: {out[-500:]!r} {err[-500:]!r}") from None
         return ProbeResult([(float(t), s) for t, s in data["samples"]])
 
 

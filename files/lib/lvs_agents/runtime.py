@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -97,10 +98,8 @@ def write_status(name: str, data: dict[str, Any]) -> str:
         os.chmod(temporary, 0o644)
         os.replace(temporary, status_path(name))
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
         raise
     return status_path(name)
 
