@@ -277,17 +277,20 @@ def device_mac(device: str) -> str:
 
 def mac_bytes(mac: str) -> bytes:
     """``aa:bb:cc:dd:ee:ff`` or ``aabbccddeeff`` as 6 bytes; ValueError otherwise."""
-    digits = mac.replace(":", "")
-    if len(digits) != 12 or mac.count(":") not in (0, 5):
-        raise ValueError(f"not a MAC address: {mac!r}")
-    return bytes.fromhex(digits)
+    parts = mac.split(":") if ":" in mac else [mac[i:i + 2] for i in range(0, len(mac), 2)]
+    try:
+        if len(parts) == 6 and all(len(part) == 2 for part in parts):
+            return bytes.fromhex("".join(parts))
+    except ValueError:
+        pass
+    raise ValueError(f"not a MAC address: {mac!r}")
 
 
 def normal_mac(mac: str) -> str:
     return ":".join(f"{byte:02x}" for byte in mac_bytes(mac))
 
 
-def _packet_socket(device: str, protocol: int = 0) -> socket.socket:
+def packet_socket(device: str, protocol: int = 0) -> socket.socket:
     """An AF_PACKET raw socket bound to the device (protocol 0: send only)."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                          socket.htons(protocol))
@@ -374,7 +377,7 @@ class Announcer:
             frames = self.frames(ip, device, mac)
         except ValueError as error:
             raise NetopsError(errno.EINVAL, f"announce {ip} on {device}", str(error)) from None
-        sock = _packet_socket(device)
+        sock = packet_socket(device)
         try:
             self._burst(sock, frames, ip, device)
         except BaseException:
@@ -547,7 +550,7 @@ def arp_probe(ip: str, device: str, timeout: float) -> str | None:
     own_mac = mac_bytes(device_mac(device))
     protocol = ETH_P_ARP if address.version == 4 else ETH_P_IPV6
     deadline = time.monotonic() + timeout
-    with _packet_socket(device, protocol) as sock:
+    with packet_socket(device, protocol) as sock:
         try:
             sock.send(_probe_frame(address, own_mac))
         except OSError as error:
