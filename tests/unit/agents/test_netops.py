@@ -198,16 +198,24 @@ def announces(frame: bytes, ip: str) -> bool:
         and frame[62:78] == packed
 
 
-def capture(lab: Lab, action: str, ip: str, source_mac: str = MAC_A, settle: float = 0.4
-            ) -> list[tuple[float, bytes]]:
-    """Announcements of ``ip`` from ``source_mac`` seen on b0 while A runs ``action`` (and
-    ``settle`` seconds after)."""
+def capture(lab: Lab, action: str, ip: str, expect: int, source_mac: str = MAC_A,
+            quiet: float = 0.3, within: float = 5.0) -> list[tuple[float, bytes]]:
+    """Announcements of ``ip`` from ``source_mac`` seen on b0 while A runs ``action``: waits
+    until ``expect`` of them arrived (or ``within`` seconds passed), then ``quiet`` seconds
+    more, so that a surplus is seen too."""
+    def received() -> list[tuple[float, bytes]]:
+        frames = [(when, bytes.fromhex(frame)) for when, frame in lab.b.eval("list(captured)")]
+        return [(when, frame) for when, frame in frames if announces(frame, ip)]
+
     lab.b.exec(f"start_capture('b0', {source_mac!r})")
     time.sleep(0.05)  # the capture socket is bound before the first frame leaves
     lab.a.exec(action)
-    time.sleep(settle)
-    frames = [(when, bytes.fromhex(frame)) for when, frame in lab.b.eval("stop_capture()")]
-    return [(when, frame) for when, frame in frames if announces(frame, ip)]
+    deadline = time.monotonic() + within
+    while len(received()) < expect and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(quiet)
+    lab.b.eval("stop_capture()")
+    return received()
 
 
 def spec_code(spec: AddressSpec) -> str:
@@ -393,16 +401,14 @@ def test_ipv4_burst_reaches_the_peer_count_times_interval_apart(lab: Lab) -> Non
     lab.a.exec("announcer = Announcer(count=3, interval=0.2)\nannouncer.warm()")
     expected = [bytes.fromhex(f) for f in
                 lab.a.eval("[f.hex() for f in announcer.frames('10.77.0.100', 'a0')]")]
-    frames = capture(lab, "announcer.announce('10.77.0.100', 'a0')", "10.77.0.100",
-                     settle=0.9)
+    frames = capture(lab, "announcer.announce('10.77.0.100', 'a0')", "10.77.0.100", 6)
     assert [frame for _when, frame in frames] == expected * 3
     times = [when for when, _frame in frames]
     assert times[2] - times[0] >= 0.15 and times[4] - times[2] >= 0.15
 
 
 def test_first_burst_leaves_before_announce_returns(lab: Lab) -> None:
-    frames = capture(lab, "announcer.announce('10.77.0.100', 'a0', count=1)", "10.77.0.100",
-                     settle=0.3)
+    frames = capture(lab, "announcer.announce('10.77.0.100', 'a0', count=1)", "10.77.0.100", 2)
     assert len(frames) == 2
 
 
@@ -411,7 +417,7 @@ def test_ipv6_burst_reaches_the_peer(lab: Lab) -> None:
     from scapy.layers.l2 import Ether
 
     frames = capture(lab, "announcer.announce('fd00:77::100', 'a0', count=2, interval=0.1)",
-                     "fd00:77::100", settle=0.5)
+                     "fd00:77::100", 2)
     adverts = [Ether(frame) for _when, frame in frames]
     assert len(adverts) == 2
     assert all(a[ICMPv6ND_NA].tgt == "fd00:77::100" for a in adverts)
@@ -419,10 +425,10 @@ def test_ipv6_burst_reaches_the_peer(lab: Lab) -> None:
 
 def test_stop_cancels_the_pending_bursts(lab: Lab) -> None:
     frames = capture(lab, "announcer.announce('10.77.0.100', 'a0', count=5, interval=0.2)\n"
-                          "announcer.stop()", "10.77.0.100", settle=0.6)
+                          "announcer.stop()", "10.77.0.100", 2, quiet=0.7)
     assert len(frames) == 2  # the first burst only
     frames = capture(lab, "announcer.announce('10.77.0.100', 'a0', count=2, interval=0.1)",
-                     "10.77.0.100", settle=0.4)
+                     "10.77.0.100", 4)
     assert len(frames) == 4  # stop() does not affect later announcements
 
 
@@ -430,8 +436,51 @@ def test_announce_with_an_explicit_mac(lab: Lab) -> None:
     from scapy.layers.l2 import ARP, Ether
 
     frames = capture(lab, "announcer.announce('10.77.0.100', 'a0', count=1, "
-                          "mac='02:00:00:77:00:99')", "10.77.0.100", source_mac="02:00:00:77:00:99")
+                          "mac='02:00:00:77:00:99')", "10.77.0.100", 2,
+                     source_mac="02:00:00:77:00:99")
     assert [Ether(f)[ARP].hwsrc for _w, f in frames] == ["02:00:00:77:00:99"] * 2
+
+
+KEEP_LOG = """
+import logging
+class KeepLog(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+    def emit(self, record):
+        self.messages.append((record.levelname, record.getMessage()))
+kept = KeepLog()
+logging.getLogger().addHandler(kept)
+"""
+
+
+def test_a_failing_later_burst_is_logged_not_raised(lab: Lab) -> None:
+    lab.a.exec(KEEP_LOG)
+    lab.ip(lab.ns_a, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+    lab.ip(lab.ns_a, "link", "set", "d0", "up")
+    lab.a.exec("announcer.announce('10.77.9.1', 'd0', count=3, interval=0.3)")
+    lab.ip(lab.ns_a, "link", "del", "d0")  # before the second burst
+    deadline = time.monotonic() + 5
+    while not lab.a.eval("kept.messages") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    messages = lab.a.eval("kept.messages")
+    assert messages and all(level == "WARNING" for level, _text in messages)
+    assert messages[0][1].startswith("announce 10.77.9.1 on d0: ")
+    assert lab.a.eval("1 + 1") == 2  # the worker (and its main thread) carry on
+
+
+def test_warm_is_idempotent_and_safe_from_threads() -> None:
+    import threading
+
+    announcer = Announcer()
+    threads = [threading.Thread(target=announcer.warm) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    announcer.warm()
+    assert sorted(announcer._layers) == ["ARP", "Ether", "IPv6", "NA", "TLLA"]
+    assert len(announcer.frames("10.0.0.1", "unused0", mac="02:00:00:00:00:01")) == 2
 
 
 def test_announce_on_a_missing_device_raises() -> None:

@@ -34,12 +34,12 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def run(lab: Lab, *argv: str, ip: str = "10.77.0.100", settle: float = 0.3
+def run(lab: Lab, *argv: str, expect: int = 2, ip: str = "10.77.0.100"
         ) -> tuple[int, list[Ether]]:
     """Run send_arp in namespace A; its exit status and the frames b0 received."""
     lab.a.exec("from lvs_agents import send_arp")
-    frames = capture(lab, f"status = send_arp.main({list(argv)!r})", ip, source_mac=SENDER,
-                     settle=settle)
+    frames = capture(lab, f"status = send_arp.main({list(argv)!r})", ip, expect,
+                     source_mac=SENDER)
     return lab.a.eval("status"), [Ether(frame) for _when, frame in frames]
 
 
@@ -116,7 +116,7 @@ def test_one_call_sends_a_gratuitous_request_and_reply_from_src_mac(lab: Lab) ->
 
 def test_count_and_interval(lab: Lab) -> None:
     status, frames = run(lab, "-i", "a0", "-c", "3", "--interval", "0.1", "10.77.0.100", SENDER,
-                         "10.77.0.255", "ffffffffffff", settle=0.2)
+                         "10.77.0.255", "ffffffffffff", expect=6)
     assert status == 0
     assert [f[ARP].op for f in frames] == [1, 2] * 3
 
@@ -130,7 +130,7 @@ def test_unicast_target_mac_is_the_ethernet_destination(lab: Lab) -> None:
 
 def test_ipv6_source_sends_a_neighbour_advertisement(lab: Lab) -> None:
     status, frames = run(lab, "-v", "-i", "a0", "fd00:77::100", SENDER, "ff02::1",
-                         "ffffffffffff", ip="fd00:77::100")
+                         "ffffffffffff", expect=1, ip="fd00:77::100")
     assert status == 0
     (frame,) = frames
     assert frame.dst == "33:33:00:00:00:01"
