@@ -421,10 +421,15 @@ def format_value(value: float) -> str:
 
 
 class Metrics:
-    """Metric families in the order first declared; samples grouped under their family."""
+    """Metric families in the order first declared; samples grouped under their family.
+
+    A second sample of the same series (e.g. a server listed twice in lvsd.json) is dropped:
+    Prometheus rejects a whole scrape with a duplicate series.
+    """
 
     def __init__(self) -> None:
         self._families: dict[str, tuple[str, str, list[str]]] = {}
+        self._series: set[str] = set()
 
     def add(self, name: str, kind: str, help_text: str, value: float,
             labels: Iterable[tuple[str, object]] = ()) -> None:
@@ -432,8 +437,11 @@ class Metrics:
             raise ValueError(f"invalid metric name {name!r}")
         family = self._families.setdefault(name, (kind, help_text, []))
         rendered = ",".join(f'{key}="{escape_label_value(val)}"' for key, val in labels)
-        family[2].append(f"{name}{{{rendered}}} {format_value(value)}" if rendered
-                         else f"{name} {format_value(value)}")
+        series = f"{name}{{{rendered}}}" if rendered else name
+        if series in self._series:
+            return
+        self._series.add(series)
+        family[2].append(f"{series} {format_value(value)}")
 
     def render(self) -> str:
         out = []
@@ -503,6 +511,8 @@ def pulse_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
                     "Seconds since the peer's last accepted heartbeat.", max(0.0, now - last))
     for vip in _list(pulse.get("vips")):
         vip = _dict(vip)
+        if not vip.get("ip"):
+            continue
         metrics.add("lvs_cluster_vip_present", "gauge",
                     "1 when the virtual IP address is configured on this router.",
                     1 if vip.get("present") else 0,
