@@ -97,8 +97,7 @@ def test_setting(unit, section, key, value):
 
 
 def test_restart_comes_before_a_default_deadtime(unit):
-    # Piranha's default deadtime is 10 keepalive periods of 2 s; a restart must beat even a
-    # short one of a few seconds.
+    # Piranha's default deadtime is 5 s (piranha.md §1); a restart must come well before it.
     assert float(one(unit, "Service", "RestartSec").rstrip("s")) <= 1
 
 
