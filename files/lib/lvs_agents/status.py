@@ -312,7 +312,7 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
     if pulse is None:
         return lines
     flags = ", ".join(str(f) for f in _list(pulse.get("flags"))) or "none"
-    lines.append(f"  this node: {pulse.get('node', '?')}, {str(pulse.get('state', '?')).upper()}"
+    lines.append(f"  this node: {pulse.get('node', '?')}, {pulse.get('state', '?')}"
                  f" since {_clock(pulse.get('since'))} ({_ago(now, pulse.get('since'))}),"
                  f" flags: {flags}, transitions: {_int(pulse.get('transitions'))}")
     peer = _dict(pulse.get("peer"))
@@ -486,10 +486,12 @@ def render_metrics(pulse: dict[str, Any] | None, lvsd: dict[str, Any] | None,
 
 
 def pulse_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
-    node = str(pulse.get("node", ""))
     metrics.add("lvs_cluster_pulse_active", "gauge",
                 "1 when this router is the active one (holds the VIPs).",
-                1 if pulse.get("state") == "active" else 0, [("node", node)])
+                1 if pulse.get("state") == "active" else 0)
+    metrics.add("lvs_cluster_pulse_info", "gauge",
+                "Always 1; this router's role in lvs.cf and pulse's state as labels.", 1,
+                [("node", pulse.get("node", "")), ("state", pulse.get("state", ""))])
     flags = [str(f) for f in _list(pulse.get("flags"))]
     for flag in list(KNOWN_FLAGS) + sorted(set(flags) - set(KNOWN_FLAGS)):
         metrics.add("lvs_cluster_pulse_flag", "gauge",
