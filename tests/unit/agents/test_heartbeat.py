@@ -53,7 +53,6 @@ def test_wire_layout_is_network_byte_order():
     assert data[5:9] == bytes([1, 0, 0, 0])  # running, primary, reserved
     assert data[8 + 16:8 + 16 + 8] == (7).to_bytes(8, "big")
     assert data[8 + 16 + 8:8 + 16 + 16] == bytes(range(1, 9))
-    assert data[24:24] == b""
     assert data[8:20] == b"\0" * 10 + b"\xff\xff"  # IPv4-mapped sender
 
 
