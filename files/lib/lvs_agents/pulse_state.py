@@ -16,6 +16,11 @@ Our additions:
   active), start active without touching the addresses.
 * TERMINATE while active stands down and sends one "stopped" heartbeat at once, so the peer
   takes over without waiting for a deadtime.
+* simultaneous start (G22): Piranha let the master win only if both nodes happened to hear the
+  other's "stopped" before any "running"; a backup that activated first kept the VIPs. Here a
+  backup ignores the master's "stopped" during its first deadtime (STARTUP_GRACE_EXPIRED ends
+  it): the master gets one deadtime to claim, and if it still says "stopped" then, the backup
+  takes over.
 * CHILDFAIL clears when a new lvsd reports READY (the agents' contract), not when the peer is
   heard: lvsd runs on both nodes, and a node without a working lvsd must not take over.
 
@@ -38,8 +43,9 @@ LINK_DOWN = "LINK_DOWN"
 LINK_UP = "LINK_UP"
 TERMINATE = "TERMINATE"
 TIEBREAK_RESULT = "TIEBREAK_RESULT"
+STARTUP_GRACE_EXPIRED = "STARTUP_GRACE_EXPIRED"  # one deadtime after START
 EVENTS = (START, PEER_HEARTBEAT, DEADTIME_EXPIRED, CHILD_EXITED, CHILD_READY, LINK_DOWN,
-          LINK_UP, TERMINATE, TIEBREAK_RESULT)
+          LINK_UP, TERMINATE, TIEBREAK_RESULT, STARTUP_GRACE_EXPIRED)
 
 # Actions
 ACTIVATE = "ACTIVATE"  # active_cmd, addresses up, announce, sync daemon master
@@ -86,6 +92,8 @@ class State:
     childfail: bool = False
     linkfail: bool = False
     tiebreak_pending: bool = False
+    starting: bool = False  # a backup's first deadtime: the master's "stopped" is not heeded
+    peer: str | None = None  # the last heartbeat's state: "running", "stopped", None (dead)
 
     @property
     def flags(self) -> list[str]:
@@ -116,11 +124,12 @@ def _start(options: Options, state: State, event: Event) -> Result:
     # leftover address, which a standby must not hold (G3).
     if options.forceactive and state.may_activate:
         return replace(state, active=True), [DEACTIVATE, *_ACTIVATE]
-    return replace(state, active=False), [DEACTIVATE]
+    return replace(state, active=False, starting=not options.master), [DEACTIVATE]
 
 
 def _peer_heartbeat(options: Options, state: State, event: Event) -> Result:
-    state = replace(state, tiebreak_pending=False)  # the peer is alive: no split brain
+    # the peer is alive: no split brain
+    state = replace(state, tiebreak_pending=False, peer="running" if event.running else "stopped")
     if event.running:
         if state.active and not options.master:
             # Piranha: a last "running" so the master re-announces, then stand down.
@@ -130,12 +139,20 @@ def _peer_heartbeat(options: Options, state: State, event: Event) -> Result:
         if options.master and options.failback and state.may_activate:
             return replace(state, active=True), list(_ACTIVATE)
         return state, []  # no automatic failback: a returning primary stays standby
-    if state.may_activate:
+    if state.may_activate and not (state.starting and not options.master):
+        return replace(state, active=True), list(_ACTIVATE)
+    return state, []
+
+
+def _startup_grace_expired(options: Options, state: State, event: Event) -> Result:
+    state = replace(state, starting=False)
+    if state.peer == "stopped" and state.may_activate:
         return replace(state, active=True), list(_ACTIVATE)
     return state, []
 
 
 def _deadtime_expired(options: Options, state: State, event: Event) -> Result:
+    state = replace(state, peer=None)
     if not state.may_activate or state.tiebreak_pending:
         return state, []
     if options.tiebreaker:
@@ -188,4 +205,5 @@ _HANDLERS = {
     LINK_UP: _link_up,
     TERMINATE: _terminate,
     TIEBREAK_RESULT: _tiebreak_result,
+    STARTUP_GRACE_EXPIRED: _startup_grace_expired,
 }

@@ -5,6 +5,8 @@ sequences: cold start, no flap, tie-break, planned failover."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +28,8 @@ MASTER, BACKUP = Options(master=True), Options(master=False)
 IDLE, ACTIVE = State(), State(active=True)
 CHILDFAIL, LINKFAIL = State(childfail=True), State(linkfail=True)
 PENDING = State(tiebreak_pending=True)
+STARTING = State(starting=True)
+PEER_STOPPED = State(peer="stopped")
 
 RUNNING, STOPPED = Event(ps.PEER_HEARTBEAT, running=True), Event(ps.PEER_HEARTBEAT, running=False)
 START, START_WITH_VIPS = Event(ps.START), Event(ps.START, vips_present=True)
@@ -35,6 +39,7 @@ LINK_DOWN, LINK_UP = Event(ps.LINK_DOWN), Event(ps.LINK_UP)
 TERMINATE = Event(ps.TERMINATE)
 TIEBREAK_OK = Event(ps.TIEBREAK_RESULT, ok=True)
 TIEBREAK_FAILED = Event(ps.TIEBREAK_RESULT, ok=False)
+GRACE_OVER = Event(ps.STARTUP_GRACE_EXPIRED)
 TIEBREAKER = Options(master=False, tiebreaker=True)
 MASTER_TIEBREAKER = Options(master=True, tiebreaker=True)
 FAILBACK = Options(master=True, failback=True)
@@ -46,7 +51,7 @@ STAND_DOWN = [DEACTIVATE, SEND_HEARTBEAT_NOW]
 TABLE = {
     # startup: inactive_cmd + sync daemon backup (DEACTIVATE), or resume, or --forceactive
     "start master": (MASTER, IDLE, START, IDLE, [DEACTIVATE]),
-    "start backup": (BACKUP, IDLE, START, IDLE, [DEACTIVATE]),
+    "start backup: startup grace": (BACKUP, IDLE, START, STARTING, [DEACTIVATE]),
     "start resumes with every vip": (BACKUP, IDLE, START_WITH_VIPS, ACTIVE,
                                      [RESUME, SEND_HEARTBEAT_NOW]),
     "start resumes master": (MASTER, IDLE, START_WITH_VIPS, ACTIVE, [RESUME, SEND_HEARTBEAT_NOW]),
@@ -79,8 +84,23 @@ TABLE = {
     "stopped: active stays active": (MASTER, ACTIVE, STOPPED, ACTIVE, []),
     "stopped: active backup stays active": (BACKUP, ACTIVE, STOPPED, ACTIVE, []),
     "stopped: no tie-break needed (peer alive)": (TIEBREAKER, PENDING, STOPPED, ACTIVE, GO),
+    "stopped: starting backup gives the master a deadtime": (BACKUP, STARTING, STOPPED,
+                                                            STARTING, []),
+    "stopped: starting master activates at once": (MASTER, STARTING, STOPPED,
+                                                    replace(ACTIVE, starting=True), GO),
+    # the backup's startup grace
+    "grace over, master still stopped: backup activates": (BACKUP, replace(
+        STARTING, peer="stopped"), GRACE_OVER, replace(ACTIVE, peer="stopped"), GO),
+    "grace over, master running: stay standby": (BACKUP, replace(STARTING, peer="running"),
+                                                 GRACE_OVER, State(peer="running"), []),
+    "grace over, nothing heard: wait for deadtime": (BACKUP, STARTING, GRACE_OVER, IDLE, []),
+    "grace over, childfail": (BACKUP, State(starting=True, childfail=True, peer="stopped"),
+                              GRACE_OVER, State(childfail=True, peer="stopped"), []),
     # deadtime
     "deadtime: idle activates": (BACKUP, IDLE, EXPIRED, ACTIVE, GO),
+    "deadtime: forgets the peer's state": (BACKUP, PEER_STOPPED, EXPIRED, ACTIVE, GO),
+    "deadtime: starting backup activates (master silent)": (BACKUP, STARTING, EXPIRED,
+                                                            replace(ACTIVE, starting=True), GO),
     "deadtime: lone master activates": (MASTER, IDLE, EXPIRED, ACTIVE, GO),
     "deadtime: childfail blocks": (BACKUP, CHILDFAIL, EXPIRED, CHILDFAIL, []),
     "deadtime: linkfail blocks": (BACKUP, LINKFAIL, EXPIRED, LINKFAIL, []),
@@ -117,6 +137,8 @@ TABLE = {
 @pytest.mark.parametrize("name", list(TABLE))
 def test_transition_table(name):
     options, before, event, after, actions = TABLE[name]
+    if event.kind == ps.PEER_HEARTBEAT:  # the state remembers what the peer said last
+        after = replace(after, peer="running" if event.running else "stopped")
     assert ps.step(options, before, event) == (after, actions)
 
 
@@ -132,25 +154,34 @@ def run(options, events, state=IDLE):
     return state, actions
 
 
-def test_cold_start_double_active_is_settled_by_the_master():
-    master, backup = IDLE, IDLE
-    master, _ = ps.step(MASTER, master, START)
-    backup, _ = ps.step(BACKUP, backup, START)
-    master, _ = ps.step(MASTER, master, STOPPED)  # both hear the other's first "stopped"
-    backup, _ = ps.step(BACKUP, backup, STOPPED)
-    assert master.active and backup.active
+def test_cold_start_the_master_wins_whoever_speaks_first():
+    master, _ = ps.step(MASTER, IDLE, START)
+    backup, _ = ps.step(BACKUP, IDLE, START)
+    backup, actions = ps.step(BACKUP, backup, STOPPED)  # the master's first word: no race
+    assert not backup.active and actions == []
+    master, actions = ps.step(MASTER, master, STOPPED)
+    assert master.active and actions == GO
     backup, actions = ps.step(BACKUP, backup, RUNNING)
-    master, master_actions = ps.step(MASTER, master, RUNNING)
+    backup, actions = ps.step(BACKUP, backup, GRACE_OVER)
+    assert not backup.active and actions == []
+
+
+def test_double_active_is_settled_by_the_master():
+    backup, actions = ps.step(BACKUP, ACTIVE, RUNNING)
+    master, master_actions = ps.step(MASTER, ACTIVE, RUNNING)
     assert (master.active, backup.active) == (True, False)
     assert actions == [SEND_HEARTBEAT_NOW, DEACTIVATE]
     assert master_actions == [RESEND_ARPS_AND_ACTIVE_CMD]
-    backup, actions = ps.step(BACKUP, backup, RUNNING)
-    assert not backup.active and actions == []
+
+
+def test_backup_takes_over_from_a_master_that_starts_failed():
+    state, actions = run(BACKUP, [START, STOPPED, STOPPED, GRACE_OVER])
+    assert state.active and actions[-1] == GO
 
 
 def test_returning_primary_does_not_flap():
     state, actions = run(MASTER, [START] + [RUNNING] * 10)
-    assert state == IDLE and all(done == [] for done in actions[1:])
+    assert not state.active and all(done == [] for done in actions[1:])
 
 
 def test_tiebreak_failure_retries_at_the_next_expiry():
@@ -161,7 +192,7 @@ def test_tiebreak_failure_retries_at_the_next_expiry():
 
 def test_tiebreak_heartbeat_in_between_wins():
     state, actions = run(TIEBREAKER, [EXPIRED, RUNNING, TIEBREAK_OK])
-    assert state == IDLE and actions[-1] == []
+    assert not state.active and actions[-1] == []
 
 
 def test_childfail_until_ready_then_deadtime_activates():
@@ -184,13 +215,13 @@ def test_unknown_event_is_refused():
 
 EVENT_STRATEGY = st.sampled_from(
     [RUNNING, STOPPED, EXPIRED, CHILD_EXITED, CHILD_READY, LINK_DOWN, LINK_UP, TIEBREAK_OK,
-     TIEBREAK_FAILED])
+     TIEBREAK_FAILED, GRACE_OVER])
 
 
 @given(st.booleans(), st.booleans(), st.booleans(), st.lists(EVENT_STRATEGY, max_size=30))
 def test_invariants_over_any_sequence(master, failback, tiebreaker, events):
     options = Options(master=master, failback=failback, tiebreaker=tiebreaker)
-    state = IDLE
+    state, _ = ps.step(options, IDLE, START)
     for event in events:
         before = state
         state, actions = ps.step(options, state, event)
