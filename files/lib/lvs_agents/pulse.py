@@ -14,7 +14,9 @@ resumes as active when it still holds every VIP, and a stopping active node hand
 
 Test hook: with ``LVS_CLUSTER_FAKE_NETOPS=<file>`` every network operation goes to an
 in-memory recorder that appends one JSON line per call to that file (no privileges needed);
-``LVS_CLUSTER_FAKE_LOCAL_ADDRESSES=ip,ip`` then names this "host"'s addresses.
+``LVS_CLUSTER_FAKE_LOCAL_ADDRESSES=ip,ip`` then names this "host"'s addresses. Files next to
+the log steer it: ``<file>.linkdown`` (links down), ``<file>.noecho`` (ICMP echo unanswered),
+``<file>.arp-answer`` (someone answers the ARP probe).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ LINK_CHECK_INTERVAL = 0.2
 LVSD_RESTART_DELAY = 1.0
 LVSD_STOP_TIMEOUT = 5.0
 STATUS_INTERVAL = 1.0
+STARTUP_GRACE_MIN = 1.0  # a starting backup gives the master max(deadtime, this) to claim
 FAKE_NETOPS_ENV = "LVS_CLUSTER_FAKE_NETOPS"
 FAKE_LOCAL_ENV = "LVS_CLUSTER_FAKE_LOCAL_ADDRESSES"
 
@@ -174,10 +177,12 @@ class RecordingNetops:
         return not os.path.exists(f"{self.log_path}.linkdown")
 
     def icmp_echo(self, address: str, timeout: float) -> bool:
-        return self.record("icmp_echo", True, address=address)
+        answered = not os.path.exists(f"{self.log_path}.noecho")
+        return self.record("icmp_echo", answered, address=address)
 
     def arp_probe(self, ip: str, device: str, timeout: float) -> str | None:
-        return self.record("arp_probe", None, ip=ip, device=device)
+        owner = "02:00:00:00:00:01" if os.path.exists(f"{self.log_path}.arp-answer") else None
+        return self.record("arp_probe", owner, ip=ip, device=device)
 
     def Announcer(self, count: int, interval: float) -> RecordingAnnouncer:  # noqa: N802
         return RecordingAnnouncer(self, count, interval)
@@ -504,7 +509,7 @@ class Pulse:
         self.deadline = now + config.deadtime
         self.next_status = now
         self.next_link_check = now
-        self.grace_at: float | None = now + config.deadtime
+        self.grace_at: float | None = None
 
     def window(self) -> float:
         return max(2.0, 2 * self.config.deadtime)
@@ -563,7 +568,7 @@ class Pulse:
             self.net_call("has_address", spec) for spec in self.vips)
         if vips_present:
             log.info("every VIP is already on this node: resuming as active")
-        self.grace_at = time.monotonic() + self.config.deadtime
+        self.grace_at = time.monotonic() + max(self.config.deadtime, STARTUP_GRACE_MIN)
         self.dispatch(ps.Event(ps.START, vips_present=vips_present))
         self.maybe_notify_ready()
         try:

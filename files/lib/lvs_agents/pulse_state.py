@@ -18,9 +18,10 @@ Our additions:
   takes over without waiting for a deadtime.
 * simultaneous start (G22): Piranha let the master win only if both nodes happened to hear the
   other's "stopped" before any "running"; a backup that activated first kept the VIPs. Here a
-  backup ignores the master's "stopped" during its first deadtime (STARTUP_GRACE_EXPIRED ends
-  it): the master gets one deadtime to claim, and if it still says "stopped" then, the backup
-  takes over.
+  backup ignores the master's "stopped" for a while after its start (the daemon sends
+  STARTUP_GRACE_EXPIRED after max(deadtime, 1 s)): the master gets that long to claim, and if
+  it still says "stopped" then, the backup takes over. A silent master (deadtime) is not
+  waited for.
 * CHILDFAIL clears when a new lvsd reports READY (the agents' contract), not when the peer is
   heard: lvsd runs on both nodes, and a node without a working lvsd must not take over.
 
@@ -43,7 +44,7 @@ LINK_DOWN = "LINK_DOWN"
 LINK_UP = "LINK_UP"
 TERMINATE = "TERMINATE"
 TIEBREAK_RESULT = "TIEBREAK_RESULT"
-STARTUP_GRACE_EXPIRED = "STARTUP_GRACE_EXPIRED"  # one deadtime after START
+STARTUP_GRACE_EXPIRED = "STARTUP_GRACE_EXPIRED"  # max(deadtime, 1 s) after START
 EVENTS = (START, PEER_HEARTBEAT, DEADTIME_EXPIRED, CHILD_EXITED, CHILD_READY, LINK_DOWN,
           LINK_UP, TERMINATE, TIEBREAK_RESULT, STARTUP_GRACE_EXPIRED)
 
@@ -92,7 +93,7 @@ class State:
     childfail: bool = False
     linkfail: bool = False
     tiebreak_pending: bool = False
-    starting: bool = False  # a backup's first deadtime: the master's "stopped" is not heeded
+    starting: bool = False  # a backup's startup grace: the master's "stopped" is not heeded
     peer: str | None = None  # the last heartbeat's state: "running", "stopped", None (dead)
 
     @property

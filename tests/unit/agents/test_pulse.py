@@ -156,7 +156,8 @@ def start_pair(cluster):
     except AssertionError as error:
         raise AssertionError(f"{error}\nmaster: {master.status()}\n{master.log()[-3000:]}\n"
                              f"backup: {backup.status()}\n{backup.log()[-3000:]}") from None
-    stays(lambda: settled(master, backup), 2 * DEADTIME)  # and the backup's startup grace is over
+    # and the backup's startup grace (max(deadtime, 1 s)) is over
+    stays(lambda: settled(master, backup), pulse.STARTUP_GRACE_MIN + DEADTIME)
     return master, backup
 
 
@@ -322,6 +323,62 @@ def test_norun_changes_nothing(cluster):
     assert "norun: would ensure address 10.254.0.100/24 on eth0:1" in node.log()
     node.signal(signal.SIGTERM)
     assert node.process.wait(10) == 0
+
+
+def test_tiebreaker_blocks_takeover_until_it_agrees(cluster):
+    node = cluster["backup"]  # alone: its master never answers
+    (node.dir / "netops.jsonl.noecho").touch()
+    node.start("--tiebreaker", "127.0.0.1", "--tiebreaker", "127.0.0.2")
+    wait_for(lambda: len(node.calls("icmp_echo")) >= 4, what="two tie-breaks")
+    assert node.state() == "standby" and not node.calls("arp_probe")
+    (node.dir / "netops.jsonl.arp-answer").touch()
+    (node.dir / "netops.jsonl.noecho").unlink()
+    wait_for(lambda: node.calls("arp_probe"), what="an ARP probe of the VIP")
+    assert node.state() == "standby"
+    (node.dir / "netops.jsonl.arp-answer").unlink()
+    wait_for(lambda: node.state() == "active", what="takeover once the tie-breaker agrees")
+    assert "tie-breaker: 2 of 2 answered, no VIP in use" in node.log()
+
+
+def test_link_down_blocks_and_stands_down(cluster):
+    node = cluster["master"]
+    node.config.write_text(node.config.read_text().replace(
+        "backup_active = 1", "backup_active = 1\nmonitor_links = 1"))
+    node.start()
+    wait_for(lambda: node.state() == "active", what="lone master active")
+    (node.dir / "netops.jsonl.linkdown").touch()
+    wait_for(lambda: node.status()["flags"] == ["LINKFAIL"] and node.state() == "standby",
+             what="LINKFAIL and stand-down")
+    assert node.status()["vips"][0]["present"] is False
+    (node.dir / "netops.jsonl.linkdown").unlink()
+    wait_for(lambda: node.state() == "active", what="active again after the link returns")
+
+
+@pytest.mark.parametrize("change, message", [
+    ("no_virtual", "no active virtual"),
+    ("no_key_line", "heartbeat_key_file is not set"),
+    ("missing_key", "cannot open"),
+])
+def test_refuses_to_start(cluster, change, message):
+    node = cluster["master"]
+    text = node.config.read_text()
+    if change == "no_virtual":
+        text = text.replace("active = 1\n    address", "active = 0\n    address")
+    elif change == "no_key_line":
+        text = "".join(line for line in text.splitlines(True) if "heartbeat_key" not in line)
+    else:
+        text = text.replace(str(node.dir.parent / "key"), str(node.dir / "absent"))
+    node.config.write_text(text)
+    node.start()
+    assert node.process.wait(20) == 2
+    assert message in node.log() and "Traceback" not in node.log()
+
+
+def test_legacy_heartbeat_pair(cluster):
+    master, backup = cluster["master"].start("--legacy-heartbeat"), \
+        cluster["backup"].start("--legacy-heartbeat")
+    wait_for(lambda: settled(master, backup), what="legacy pair settles")
+    assert master.status()["heartbeat"]["authenticated"] is False
 
 
 # --- in-process pieces -------------------------------------------------------------------------
