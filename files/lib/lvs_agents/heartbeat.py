@@ -1,0 +1,293 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The heartbeat wire formats: authenticated v1 messages and Piranha's legacy 4-byte packets.
+
+Piranha's heartbeat was a bare 4-byte magic number: anyone able to send UDP to port 539 with the
+peer's source address could make a router take over or stand down. v1 (docs/agents.md) carries
+a version, the sender's state, role and address, a random per-start epoch, a sequence number
+and a timestamp, all covered by an HMAC-SHA256 with a key only root can read.
+
+``Verifier`` accepts a datagram only if it is well-formed, its MAC is valid, its sender is the
+peer and equals the UDP source, its timestamp is within the window and it is not a replay. Every
+rejection is counted by reason; nothing a datagram contains can raise out of ``Verifier.check``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import stat
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+MAGIC = b"LVSH"
+VERSION = 1
+STATE_STOPPED, STATE_RUNNING = 0, 1
+ROLE_PRIMARY, ROLE_BACKUP = 0, 1
+MIN_KEY_LENGTH = 16
+
+_HEADER = struct.Struct("!4sBBBB16sQQQ")
+MAC_LENGTH = 32
+MESSAGE_LENGTH = _HEADER.size + MAC_LENGTH
+
+LEGACY_RUNNING = 0xBDADDBDA
+LEGACY_STOPPED = 0xADBDDABD
+_LEGACY = struct.Struct("<I")  # Piranha sent a native int: little-endian on x86
+LEGACY_LENGTH = _LEGACY.size
+
+REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source")
+
+
+class KeyFileError(Exception):
+    """The heartbeat key file is missing, unreadable, too open or too short; the text says which."""
+
+
+class Rejected(Exception):
+    """A datagram that is not an acceptable heartbeat; ``reason`` is one of ``REASONS``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """One heartbeat. ``timestamp_ms`` is milliseconds since the Unix epoch; legacy packets
+    carry only ``running`` (the other fields are then zero/empty)."""
+
+    running: bool
+    role: int = ROLE_PRIMARY
+    sender: str = ""
+    epoch: int = 0
+    sequence: int = 0
+    timestamp_ms: int = 0
+    legacy: bool = False
+
+
+def canonical_address(address: str) -> str:
+    """The address as ``ipaddress`` prints it (so "10.0.0.1" and an IPv4-mapped form agree)."""
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(parsed)
+
+
+def _address_bytes(address: str) -> bytes:
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return ipaddress.IPv6Address("::ffff:" + str(parsed)).packed
+    return parsed.packed
+
+
+def _address_text(packed: bytes) -> str:
+    return canonical_address(str(ipaddress.IPv6Address(packed)))
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def encode(heartbeat: Heartbeat, key: bytes) -> bytes:
+    """The v1 message for ``heartbeat``, authenticated with ``key``."""
+    body = _HEADER.pack(
+        MAGIC,
+        VERSION,
+        STATE_RUNNING if heartbeat.running else STATE_STOPPED,
+        heartbeat.role,
+        0,
+        _address_bytes(heartbeat.sender),
+        heartbeat.epoch,
+        heartbeat.sequence,
+        heartbeat.timestamp_ms,
+    )
+    return body + _mac(key, body)
+
+
+def decode(data: bytes, key: bytes) -> Heartbeat:
+    """Parse and authenticate a v1 message (no sender, window or replay checks: see Verifier).
+
+    Raises Rejected("malformed") for a wrong length, magic, version or field value and
+    Rejected("bad_mac") for a MAC that does not verify.
+    """
+    if len(data) != MESSAGE_LENGTH:
+        raise Rejected("malformed", f"{len(data)} bytes, {MESSAGE_LENGTH} expected")
+    body, mac = data[: _HEADER.size], data[_HEADER.size :]
+    magic, version, state, role, reserved, sender, epoch, sequence, stamp = _HEADER.unpack(body)
+    if magic != MAGIC or version != VERSION:
+        raise Rejected("malformed", "unknown magic or version")
+    if not hmac.compare_digest(mac, _mac(key, body)):
+        raise Rejected("bad_mac")
+    if state not in (STATE_STOPPED, STATE_RUNNING) or role not in (ROLE_PRIMARY, ROLE_BACKUP) \
+            or reserved != 0:
+        raise Rejected("malformed", "unknown state, role or reserved value")
+    return Heartbeat(state == STATE_RUNNING, role, _address_text(sender), epoch, sequence, stamp)
+
+
+def encode_legacy(running: bool) -> bytes:
+    """Piranha's 4-byte LVS heartbeat."""
+    return _LEGACY.pack(LEGACY_RUNNING if running else LEGACY_STOPPED)
+
+
+def decode_legacy(data: bytes) -> Heartbeat | None:
+    """The legacy heartbeat in ``data``, or None if it is not a 4-byte LVS magic number."""
+    if len(data) != LEGACY_LENGTH:
+        return None
+    (value,) = _LEGACY.unpack(data)
+    if value not in (LEGACY_RUNNING, LEGACY_STOPPED):
+        return None
+    return Heartbeat(running=value == LEGACY_RUNNING, legacy=True)
+
+
+@dataclass(frozen=True)
+class HeartbeatKey:
+    """The shared secret, read from ``heartbeat_key_file`` after checking who could read it."""
+
+    secret: bytes
+    path: str = ""
+
+    @classmethod
+    def load(cls, path: str) -> HeartbeatKey:
+        """Read the key: the file must be a regular file owned by root or by us, with no
+        group/other permission bits, holding at least 16 bytes after trailing whitespace.
+
+        A key others can read would let them forge heartbeats; refusing it beats running
+        with an authentication that does not authenticate.
+        """
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            handle = os.open(path, flags)
+        except OSError as error:
+            raise KeyFileError(f"heartbeat key file {path}: cannot open: "
+                               f"{error.strerror}") from None
+        try:
+            info = os.fstat(handle)
+            _check_key_file(path, info)
+            with os.fdopen(handle, "rb", closefd=False) as stream:
+                secret = stream.read(65536).rstrip()
+        except OSError as error:
+            raise KeyFileError(f"heartbeat key file {path}: cannot read: "
+                               f"{error.strerror}") from None
+        finally:
+            os.close(handle)
+        if len(secret) < MIN_KEY_LENGTH:
+            raise KeyFileError(f"heartbeat key file {path}: {len(secret)} bytes, at least "
+                               f"{MIN_KEY_LENGTH} needed (e.g. head -c 32 /dev/urandom | "
+                               f"base64 > {path})")
+        return cls(secret, path)
+
+
+def _check_key_file(path: str, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"heartbeat key file {path}: not a regular file")
+    if info.st_uid not in (0, os.getuid()):
+        raise KeyFileError(f"heartbeat key file {path}: owned by uid {info.st_uid}, must be "
+                           f"owned by root (or uid {os.getuid()})")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise KeyFileError(f"heartbeat key file {path}: mode {mode:04o} gives group/other "
+                           f"access, must be 0600 or 0400")
+
+
+class Sender:
+    """Builds this node's outgoing heartbeats: a random epoch per start, sequence from 1."""
+
+    def __init__(self, key: bytes | None, role: int,
+                 clock: Callable[[], float] = time.time, epoch: int | None = None) -> None:
+        self.key = key
+        self.role = role
+        self.clock = clock
+        self.epoch = secrets.randbits(64) if epoch is None else epoch
+        self.sequence = 0
+
+    def message(self, running: bool, sender: str) -> bytes:
+        """The next datagram; legacy (4 bytes) when no key is set. Every datagram gets its own
+        sequence number, so the same message is never valid twice."""
+        if self.key is None:
+            return encode_legacy(running)
+        self.sequence += 1
+        heartbeat = Heartbeat(running, self.role, sender, self.epoch, self.sequence,
+                              int(self.clock() * 1000))
+        return encode(heartbeat, self.key)
+
+
+@dataclass
+class _PeerState:
+    epoch: int
+    sequence: int
+    timestamp_ms: int
+
+
+class Verifier:
+    """Accepts or rejects incoming datagrams and counts rejections by reason.
+
+    ``key`` None with ``legacy`` set: legacy mode (only 4-byte packets from a peer address are
+    heartbeats). Otherwise only v1 messages are accepted and legacy packets count as "legacy".
+    Replay state is kept per sender address: each path has its own increasing sequence, so a
+    datagram delayed on one path never makes the other path's datagrams look like replays.
+    """
+
+    def __init__(self, key: bytes | None, peers: Iterable[str], window: float = 2.0,
+                 legacy: bool = False, clock: Callable[[], float] = time.time) -> None:
+        self.key = key
+        self.peers = {canonical_address(peer) for peer in peers}
+        self.window_ms = int(window * 1000)
+        self.legacy = legacy
+        self.clock = clock
+        self.rejected = dict.fromkeys(REASONS, 0)
+        self.accepted = 0
+        self._state: dict[str, _PeerState] = {}
+
+    def check(self, data: bytes, source: str) -> Heartbeat | None:
+        """The heartbeat in ``data`` received from ``source``, or None (rejection counted)."""
+        try:
+            heartbeat = self.verify(data, source)
+        except Rejected as rejection:
+            self.rejected[rejection.reason] += 1
+            return None
+        self.accepted += 1
+        return heartbeat
+
+    def verify(self, data: bytes, source: str) -> Heartbeat:
+        """Like ``check`` but raising Rejected, for callers that want the reason."""
+        try:
+            source = canonical_address(source)
+        except ValueError:
+            raise Rejected("unknown_source", f"source {source!r}") from None
+        legacy = decode_legacy(data)
+        if legacy is not None:
+            return self._legacy(legacy, source)
+        if self.key is None:
+            raise Rejected("malformed", "not a legacy heartbeat")
+        heartbeat = decode(data, self.key)
+        if heartbeat.sender not in self.peers:
+            raise Rejected("unknown_source", f"sender {heartbeat.sender} is not the peer")
+        if heartbeat.sender != source:
+            raise Rejected("unknown_source", f"sender {heartbeat.sender} sent from {source}")
+        now_ms = int(self.clock() * 1000)
+        if abs(heartbeat.timestamp_ms - now_ms) > self.window_ms:
+            raise Rejected("stale", f"timestamp {heartbeat.timestamp_ms - now_ms} ms off")
+        self._check_replay(heartbeat)
+        return heartbeat
+
+    def _legacy(self, heartbeat: Heartbeat, source: str) -> Heartbeat:
+        if not self.legacy:
+            raise Rejected("legacy", "legacy heartbeats are off (--legacy-heartbeat)")
+        if source not in self.peers:
+            raise Rejected("unknown_source", f"legacy heartbeat from {source}")
+        return heartbeat
+
+    def _check_replay(self, heartbeat: Heartbeat) -> None:
+        last = self._state.get(heartbeat.sender)
+        if last is not None:
+            if heartbeat.epoch == last.epoch and heartbeat.sequence <= last.sequence:
+                raise Rejected("replay", f"sequence {heartbeat.sequence} <= {last.sequence}")
+            if heartbeat.epoch != last.epoch and heartbeat.timestamp_ms <= last.timestamp_ms:
+                raise Rejected("replay", "older epoch")
+        self._state[heartbeat.sender] = _PeerState(heartbeat.epoch, heartbeat.sequence,
+                                                   heartbeat.timestamp_ms)

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A stand-in lvsd for pulse's tests: reports READY on --ready-fd, notes each SIGHUP in
+$LVS_CLUSTER_RUN_DIR/fake-lvsd.log, exits 0 on SIGTERM, and exits when its parent is gone
+(a SIGKILLed pulse must not leave it behind)."""
+
+import os
+import signal
+import sys
+import time
+
+
+def note(text):
+    directory = os.environ.get("LVS_CLUSTER_RUN_DIR", ".")
+    with open(os.path.join(directory, "fake-lvsd.log"), "a") as stream:
+        stream.write(f"{os.getpid()} {text}\n")
+
+
+def main():
+    args = sys.argv[1:]
+    ready_fd = int(args[args.index("--ready-fd") + 1])
+    signal.signal(signal.SIGHUP, lambda *_: note("HUP"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    note("start " + " ".join(args))
+    os.write(ready_fd, b"READY\n")
+    os.close(ready_fd)
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.05)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Heartbeat v1 and legacy codec, the Verifier's rejection reasons, key file checks, fuzzing."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lvs_agents import heartbeat as hb
+
+KEY = b"0123456789abcdef-secret"
+PRIMARY, BACKUP = "10.0.0.1", "10.0.0.2"
+PRIMARY_PRIVATE = "192.168.1.1"
+NOW = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def message(running=True, sender=PRIMARY, epoch=7, sequence=1, stamp=NOW, key=KEY,
+            role=hb.ROLE_PRIMARY):
+    return hb.encode(hb.Heartbeat(running, role, sender, epoch, sequence, int(stamp * 1000)), key)
+
+
+def verifier(clock=None, legacy=False, key=KEY):
+    return hb.Verifier(key, [PRIMARY, PRIMARY_PRIVATE], window=2.0, legacy=legacy,
+                       clock=clock or Clock())
+
+
+# --- codec --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("running", [True, False])
+@pytest.mark.parametrize("sender", [PRIMARY, "2001:db8::1"])
+def test_round_trip(running, sender):
+    original = hb.Heartbeat(running, hb.ROLE_BACKUP, sender, 2**64 - 1, 42, 1_700_000_000_123)
+    data = hb.encode(original, KEY)
+    assert len(data) == hb.MESSAGE_LENGTH == 80
+    assert data[:4] == b"LVSH" and data[4] == 1
+    assert hb.decode(data, KEY) == original
+
+
+def test_wire_layout_is_network_byte_order():
+    data = message(sequence=0x0102030405060708)
+    assert data[5:9] == bytes([1, 0, 0, 0])  # running, primary, reserved
+    assert data[8 + 16:8 + 16 + 8] == (7).to_bytes(8, "big")
+    assert data[8 + 16 + 8:8 + 16 + 16] == bytes(range(1, 9))
+    assert data[8:20] == b"\0" * 10 + b"\xff\xff"  # IPv4-mapped sender
+
+
+def test_legacy_codec():
+    assert hb.encode_legacy(True) == struct.pack("<I", 0xBDADDBDA)
+    assert hb.encode_legacy(False) == struct.pack("<I", 0xADBDDABD)
+    assert hb.decode_legacy(hb.encode_legacy(True)).running is True
+    assert hb.decode_legacy(hb.encode_legacy(False)).running is False
+    assert hb.decode_legacy(b"\xef\xbe\xad\xde") is None  # FOS stopped: not LVS
+    assert hb.decode_legacy(b"12345") is None
+
+
+def test_sender_numbers_every_datagram():
+    sender = hb.Sender(KEY, hb.ROLE_BACKUP, clock=Clock(), epoch=5)
+    first, second = (hb.decode(sender.message(True, BACKUP), KEY) for _ in range(2))
+    assert (first.sequence, second.sequence) == (1, 2)
+    assert first.epoch == second.epoch == 5
+    assert first.timestamp_ms == int(NOW * 1000)
+    assert hb.Sender(None, hb.ROLE_PRIMARY).message(False, PRIMARY) == hb.encode_legacy(False)
+    assert hb.Sender(KEY, 0).epoch != hb.Sender(KEY, 0).epoch
+
+
+# --- verifier -----------------------------------------------------------------------------------
+
+def test_accepts_a_valid_heartbeat_on_either_path():
+    check = verifier()
+    assert check.check(message(), PRIMARY).running is True
+    assert check.check(message(sender=PRIMARY_PRIVATE, sequence=1), PRIMARY_PRIVATE) is not None
+    assert check.check(message(sequence=2, running=False), PRIMARY).running is False
+    assert check.accepted == 3
+    assert set(check.rejected.values()) == {0}
+
+
+def test_new_epoch_with_newer_timestamp_is_accepted():
+    check = verifier()
+    assert check.check(message(epoch=1, sequence=50), PRIMARY)
+    assert check.check(message(epoch=2, sequence=1, stamp=NOW + 0.01), PRIMARY)
+
+
+REJECTIONS = {
+    "bad_mac": (message(key=b"another key of 16 bytes"), PRIMARY),
+    "bad_mac_flipped": (message()[:-1] + bytes([message()[-1] ^ 1]), PRIMARY),
+    "bad_mac_body": (message()[:40] + bytes([message()[40] ^ 1]) + message()[41:], PRIMARY),
+    "unknown_source_sender": (message(sender=BACKUP), BACKUP),
+    "unknown_source_mismatch": (message(sender=PRIMARY), PRIMARY_PRIVATE),
+    "unknown_source_stranger": (message(sender=PRIMARY), "10.9.9.9"),
+    "stale_past": (message(stamp=NOW - 2.5), PRIMARY),
+    "stale_future": (message(stamp=NOW + 2.5), PRIMARY),
+    "malformed_truncated": (message()[:-1], PRIMARY),
+    "malformed_long": (message() + b"\0", PRIMARY),
+    "malformed_empty": (b"", PRIMARY),
+    "malformed_garbage": (b"x" * hb.MESSAGE_LENGTH, PRIMARY),
+    "malformed_version": (b"LVSH\x02" + message()[5:], PRIMARY),
+    "legacy_running": (hb.encode_legacy(True), PRIMARY),
+    "legacy_stopped": (hb.encode_legacy(False), PRIMARY),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REJECTIONS))
+def test_rejection_reasons(case):
+    data, source = REJECTIONS[case]
+    check = verifier()
+    assert check.check(data, source) is None
+    reason = next(reason for reason in hb.REASONS if case.startswith(reason))
+    assert check.rejected == {**dict.fromkeys(hb.REASONS, 0), reason: 1}
+    assert check.accepted == 0
+
+
+def test_unknown_state_with_valid_mac_is_malformed():
+    body = bytearray(message()[:48])
+    body[5] = 9
+    data = bytes(body) + hb._mac(KEY, bytes(body))
+    check = verifier()
+    assert check.check(data, PRIMARY) is None
+    assert check.rejected["malformed"] == 1
+
+
+def test_replay_in_the_same_epoch():
+    check = verifier()
+    first = message(sequence=5)
+    assert check.check(first, PRIMARY)
+    assert check.check(first, PRIMARY) is None
+    assert check.check(message(sequence=4), PRIMARY) is None
+    assert check.rejected["replay"] == 2
+    assert check.check(message(sequence=6), PRIMARY)
+
+
+def test_replay_of_an_older_epoch():
+    clock = Clock()
+    check = verifier(clock)
+    old = message(epoch=1, sequence=9, stamp=NOW)
+    assert check.check(old, PRIMARY)
+    clock.now += 0.5
+    assert check.check(message(epoch=2, sequence=1, stamp=NOW + 0.5), PRIMARY)
+    assert check.check(old, PRIMARY) is None  # within the window, but older than the last
+    assert check.check(message(epoch=3, sequence=1, stamp=NOW + 0.5), PRIMARY) is None
+    assert check.rejected["replay"] == 2
+
+
+def test_replay_state_is_per_path():
+    check = verifier()
+    assert check.check(message(sender=PRIMARY_PRIVATE, sequence=2), PRIMARY_PRIVATE)
+    assert check.check(message(sender=PRIMARY, sequence=1), PRIMARY)  # late on the other path
+
+
+def test_window_follows_the_clock():
+    clock = Clock()
+    check = verifier(clock)
+    clock.now += 10
+    assert check.check(message(), PRIMARY) is None
+    assert check.rejected["stale"] == 1
+
+
+def test_legacy_mode_accepts_only_the_peer():
+    check = verifier(legacy=True, key=None)
+    assert check.check(hb.encode_legacy(True), PRIMARY).legacy is True
+    assert check.check(hb.encode_legacy(False), PRIMARY_PRIVATE).running is False
+    assert check.check(hb.encode_legacy(True), "10.9.9.9") is None
+    assert check.check(message(), PRIMARY) is None
+    assert check.rejected["unknown_source"] == 1 and check.rejected["malformed"] == 1
+
+
+def test_ipv4_mapped_source_matches():
+    assert verifier().check(message(), "::ffff:10.0.0.1")
+
+
+@given(st.binary(max_size=200), st.sampled_from([PRIMARY, "garbage", "", "::1"]))
+def test_fuzz_random_bytes_are_counted_rejections(data, source):
+    for legacy in (False, True):
+        check = verifier(legacy=legacy, key=None if legacy else KEY)
+        result = check.check(data, source)
+        if result is None:
+            assert sum(check.rejected.values()) == 1
+        else:  # only a legacy magic from the peer can pass without the key
+            assert legacy and source == PRIMARY and len(data) == 4
+
+
+@given(st.integers(0, hb.MESSAGE_LENGTH - 1), st.integers(1, 255))
+def test_fuzz_any_flipped_byte_is_rejected(position, flip):
+    data = bytearray(message())
+    data[position] ^= flip
+    check = verifier()
+    assert check.check(bytes(data), PRIMARY) is None
+    assert sum(check.rejected.values()) == 1
+
+
+# --- key file -----------------------------------------------------------------------------------
+
+def write_key(tmp_path, content=b"k" * 32 + b"\n", mode=0o600, name="key"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    os.chmod(path, mode)
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_key_file_loads(tmp_path, mode):
+    key = hb.HeartbeatKey.load(write_key(tmp_path, mode=mode))
+    assert key.secret == b"k" * 32
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o601])
+def test_key_file_with_group_or_other_bits_is_refused(tmp_path, mode):
+    path = write_key(tmp_path, mode=mode)
+    with pytest.raises(hb.KeyFileError, match=f"{path}: mode {mode:04o}"):
+        hb.HeartbeatKey.load(path)
+
+
+def test_key_file_too_short_after_stripping(tmp_path):
+    path = write_key(tmp_path, content=b"short key 15 b.   \n\n")
+    with pytest.raises(hb.KeyFileError, match="15 bytes, at least 16"):
+        hb.HeartbeatKey.load(path)
+
+
+def test_key_file_missing(tmp_path):
+    with pytest.raises(hb.KeyFileError, match="cannot open"):
+        hb.HeartbeatKey.load(str(tmp_path / "absent"))
+
+
+def test_key_file_not_regular(tmp_path):
+    directory = tmp_path / "dir"
+    directory.mkdir(mode=0o700)
+    with pytest.raises(hb.KeyFileError, match="not a regular file"):
+        hb.HeartbeatKey.load(str(directory))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(hb.KeyFileError, match="not a regular file"):
+        hb.HeartbeatKey.load(str(fifo))
+
+
+def test_key_file_owner_is_checked(tmp_path, monkeypatch):
+    path = write_key(tmp_path)
+    if os.getuid() == 0:
+        os.chown(path, 54321, -1)  # neither root nor us
+    else:
+        monkeypatch.setattr(hb.os, "getuid", lambda: os.stat(path).st_uid + 1)
+    with pytest.raises(hb.KeyFileError, match="owned by uid"):
+        hb.HeartbeatKey.load(path)

@@ -1,0 +1,410 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pulse as a process: two real pulses on 127.0.0.11 / 127.0.0.12 exchanging real UDP
+heartbeats, with the network side swapped for the recording fake (LVS_CLUSTER_FAKE_NETOPS) and
+a fake lvsd. Everything is observed through pulse.json and the recorders' logs, polled with
+generous bounds; every process is killed in a finalizer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lvs_agents import heartbeat as hb
+from lvs_agents import pulse
+
+REPO = Path(__file__).resolve().parents[3]
+FAKE_LVSD = Path(__file__).with_name("fake_lvsd.py")
+MASTER_IP, BACKUP_IP = "127.0.0.11", "127.0.0.12"
+KEY = b"a test key that is long enough\n"
+DEADTIME = 0.2
+SLACK = 2.5  # generous: two cores shared with other test runs
+
+VIRTUAL = """
+virtual {name} {{
+    active = 1
+    address = {vip} eth0:{label}
+    vip_nmask = 255.255.255.0
+    port = 80
+    server web1 {{
+        address = 10.254.0.21
+        active = 1
+    }}
+}}
+"""
+
+
+def lvs_cf(port, key_file, vips=(("web", "10.254.0.100", 1),)):
+    head = (f"serial_no = 1\nprimary = {MASTER_IP}\nbackup = {BACKUP_IP}\nbackup_active = 1\n"
+            f"heartbeat_port = {port}\nkeepalive = 0.05\ndeadtime = {DEADTIME}\n"
+            f"network = direct\nheartbeat_key_file = {key_file}\n")
+    return head + "".join(VIRTUAL.format(name=n, vip=v, label=label) for n, v, label in vips)
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def pythonpath(tmp_path_factory):
+    packages = tmp_path_factory.mktemp("packages")
+    (packages / "lvs_cluster").symlink_to(REPO / "plugins" / "module_utils")
+    return os.pathsep.join([str(REPO / "files" / "lib"), str(packages)])
+
+
+class Node:
+    def __init__(self, name, ip, directory, pythonpath, port, key_file):
+        self.name, self.ip, self.port = name, ip, port
+        self.dir = directory / name
+        self.dir.mkdir(exist_ok=True)
+        self.config = self.dir / "lvs.cf"
+        self.config.write_text(lvs_cf(port, key_file))
+        self.netlog = self.dir / "netops.jsonl"
+        self.pythonpath = pythonpath
+        self.process = None
+
+    def start(self, *extra):
+        env = {**os.environ, "PYTHONPATH": self.pythonpath, "LVS_CLUSTER_RUN_DIR": str(self.dir),
+               pulse.FAKE_NETOPS_ENV: str(self.netlog), pulse.FAKE_LOCAL_ENV: self.ip}
+        env.pop("NOTIFY_SOCKET", None)
+        self.stderr = open(self.dir / "stderr.log", "ab")  # noqa: SIM115 - closed in stop()
+        with open(self.dir / "pulse.json", "w"):
+            pass  # an empty file: status() is None until the new process writes
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lvs_agents.pulse", "-n", "-v", "-c", str(self.config),
+             "--metrics", "off", "--lvsd", str(FAKE_LVSD), *extra],
+            env=env, stdout=self.stderr, stderr=self.stderr)
+        return self
+
+    def status(self):
+        try:
+            data = json.loads((self.dir / "pulse.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if self.process is None or data.get("pid") != self.process.pid:
+            return None
+        return data
+
+    def state(self):
+        status = self.status()
+        return status and status["state"]
+
+    def log(self):
+        return (self.dir / "stderr.log").read_text(errors="replace")
+
+    def calls(self, name):
+        if not self.netlog.exists():
+            return []
+        lines = self.netlog.read_text().splitlines()
+        return [entry for entry in map(json.loads, lines) if entry["call"] == name]
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        if self.process is not None:
+            self.stderr.close()
+
+
+@pytest.fixture
+def cluster(tmp_path, pythonpath):
+    key_file = tmp_path / "key"
+    key_file.write_bytes(KEY)
+    key_file.chmod(0o600)
+    port = free_udp_port()
+    nodes = {name: Node(name, ip, tmp_path, pythonpath, port, key_file)
+             for name, ip in (("master", MASTER_IP), ("backup", BACKUP_IP))}
+    yield nodes
+    for node in nodes.values():
+        node.stop()
+
+
+def settled(master, backup):
+    """Both running, the master active, the backup standby and both hearing the other."""
+    m, b = master.status(), backup.status()
+    return bool(m and b and m["state"] == "active" and b["state"] == "standby"
+                and m["peer"]["state"] == "stopped" and b["peer"]["state"] == "running"
+                and b["lvsd"]["ready"] and m["lvsd"]["ready"])
+
+
+def start_pair(cluster):
+    master, backup = cluster["master"].start(), cluster["backup"].start()
+    try:
+        wait_for(lambda: settled(master, backup), what="master active, backup standby")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nmaster: {master.status()}\n{master.log()[-3000:]}\n"
+                             f"backup: {backup.status()}\n{backup.log()[-3000:]}") from None
+    # and the backup's startup grace (max(deadtime, 1 s)) is over
+    stays(lambda: settled(master, backup), pulse.STARTUP_GRACE_MIN + DEADTIME)
+    return master, backup
+
+
+def stays(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate()
+        time.sleep(0.02)
+
+
+def test_cold_start_master_wins_crash_failover_and_no_flap(cluster):
+    master, backup = start_pair(cluster)
+    status = master.status()
+    assert status["node"] == "primary" and backup.status()["node"] == "backup"
+    assert status["vips"] == [{"ip": "10.254.0.100", "prefix": 24, "device": "eth0",
+                               "label": "eth0:1", "present": True}]
+    assert status["heartbeat"]["authenticated"] is True
+    assert status["heartbeat"]["received"] > 0
+    stays(lambda: settled(master, backup), 0.5)
+    assert [c["args"]["ip"] for c in master.calls("Announcer.announce")][:1] == ["10.254.0.100"]
+
+    killed, killed_at = time.monotonic(), time.time()
+    master.process.kill()
+    wait_for(lambda: backup.state() == "active", timeout=DEADTIME + SLACK, what="takeover")
+    assert time.monotonic() - killed < DEADTIME + SLACK
+    assert backup.status()["vips"][0]["present"] is True
+    assert backup.status()["peer"]["state"] == "unknown"
+
+    master.stop()
+    master.start()
+    wait_for(lambda: master.state() == "standby" and
+             master.status()["peer"]["state"] == "running", what="returning primary standby")
+    transitions = backup.status()["transitions"]
+    stays(lambda: master.state() == "standby" and backup.state() == "active", 1.0)
+    assert master.status()["transitions"] == 0
+    assert backup.status()["transitions"] == transitions
+    assert not [c for c in master.calls("ensure_address") if c["time"] > killed_at]
+
+
+def test_sigterm_of_the_active_hands_over_at_once(cluster):
+    master, backup = start_pair(cluster)
+    master.signal(signal.SIGTERM)
+    assert master.process.wait(10) == 0
+    wait_for(lambda: backup.state() == "active", timeout=SLACK, what="takeover")
+    removed = master.calls("remove_address")[-1]["time"]
+    added = backup.calls("ensure_address")[-1]["time"]
+    assert 0 <= added - removed < DEADTIME, "the takeover waited for a deadtime"
+    assert "now active (PEER_HEARTBEAT)" in backup.log()
+    assert "stopping" in master.log()
+    lvsd_log = (master.dir / "fake-lvsd.log").read_text()
+    assert "start --nodaemon -c" in lvsd_log and "--ready-fd" in lvsd_log
+
+
+def forged(sender, running=False, key=None, **fields):
+    values = {"epoch": 1, "sequence": 1, "timestamp_ms": int(time.time() * 1000), **fields}
+    heartbeat = hb.Heartbeat(running, hb.ROLE_PRIMARY, sender, **values)
+    return hb.encode(heartbeat, key or KEY.strip())
+
+
+def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
+    master, backup = start_pair(cluster)
+    before = backup.status()
+    now_ms = int(time.time() * 1000)
+    datagrams = {
+        "bad_mac": forged(MASTER_IP, key=b"not the key at all, 32 bytes...."),
+        "legacy": hb.encode_legacy(False),
+        "stale": forged(MASTER_IP, timestamp_ms=now_ms - 10_000),
+        "replay": forged(MASTER_IP, timestamp_ms=now_ms - 1000, epoch=12345),
+        "malformed": b"LVSH\x01" + b"\0" * 20,
+    }
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
+        spoofer.bind((MASTER_IP, 0))  # the master's address, another port: source checks pass
+        for _ in range(3):
+            for data in datagrams.values():
+                spoofer.sendto(data, (BACKUP_IP, backup.port))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.bind(("127.0.0.99", 0))
+        stranger.sendto(forged("127.0.0.99"), (BACKUP_IP, backup.port))
+        stranger.sendto(forged(MASTER_IP), (BACKUP_IP, backup.port))
+
+    def counted():
+        rejected = backup.status()["heartbeat"]["rejected"]
+        return all(rejected[reason] >= 3 for reason in datagrams) and \
+            rejected["unknown_source"] >= 2
+    wait_for(counted, what="rejections counted in pulse.json")
+    stays(lambda: settled(master, backup), 0.5)
+    after = backup.status()
+    assert after["transitions"] == before["transitions"]
+    assert not backup.calls("ensure_address")
+
+
+def test_key_file_readable_by_others_is_refused(cluster):
+    node = cluster["master"]
+    key_file = node.dir.parent / "key"
+    key_file.chmod(0o644)
+    node.start()
+    assert node.process.wait(20) == 2
+    assert f"{key_file}: mode 0644" in node.log()
+
+
+def test_bad_lvs_cf_names_file_and_line(cluster):
+    node = cluster["master"]
+    node.config.write_text(node.config.read_text() + "bogus_key = 1\n")
+    node.start()
+    assert node.process.wait(20) == 2
+    lines = len(node.config.read_text().splitlines())
+    assert f"{node.config} line {lines}" in node.log()
+    assert "Traceback" not in node.log()
+
+
+def test_sighup_adds_a_vip_while_active(cluster):
+    master, backup = start_pair(cluster)
+    key_file = master.dir.parent / "key"
+    master.config.write_text(lvs_cf(master.port, key_file, vips=(
+        ("web", "10.254.0.100", 1), ("mail", "10.254.0.101", 2))))
+    master.signal(signal.SIGHUP)
+
+    def new_vip_present():
+        vips = {vip["ip"]: vip for vip in master.status()["vips"]}
+        return vips.get("10.254.0.101", {}).get("present")
+    wait_for(new_vip_present, what="the added VIP on the master")
+    assert {"ip": "10.254.0.101", "device": "eth0"} in [
+        call["args"] for call in master.calls("Announcer.announce")]
+    wait_for(lambda: "HUP" in (master.dir / "fake-lvsd.log").read_text(),
+             what="SIGHUP forwarded to lvsd")
+    assert master.state() == "active"
+
+    master.config.write_text(master.config.read_text() + "nonsense\n")  # a bad reload
+    master.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in master.log(), what="the refused reload")
+    assert master.process.poll() is None and master.state() == "active"
+
+
+def test_lvsd_dying_sets_childfail_and_the_peer_takes_over(cluster):
+    master, backup = start_pair(cluster)
+    child = master.status()["lvsd"]["pid"]
+    os.kill(child, signal.SIGKILL)
+    wait_for(lambda: backup.state() == "active", timeout=SLACK, what="the backup takes over")
+    wait_for(lambda: master.status()["lvsd"]["restarts"] == 1 and master.status()["lvsd"]["ready"]
+             and master.status()["flags"] == [], what="lvsd restarted, CHILDFAIL cleared")
+    assert "CHILDFAIL" in master.log() or master.status()["transitions"] >= 1
+    assert master.status()["lvsd"]["pid"] != child
+    stays(lambda: master.state() == "standby" and backup.state() == "active", 0.5)
+
+
+def test_lone_backup_with_backup_active_0_exits_0(cluster):
+    node = cluster["backup"]
+    node.config.write_text(node.config.read_text().replace("backup_active = 1",
+                                                           "backup_active = 0"))
+    node.start()
+    assert node.process.wait(20) == 0
+    assert "backup is marked inactive" in node.log()
+
+
+def test_norun_changes_nothing(cluster):
+    node = cluster["master"]
+    node.config.write_text(node.config.read_text().replace("backup_active = 1",
+                                                           "backup_active = 0"))
+    node.start("--norun")
+    wait_for(lambda: node.state() == "active", what="lone master active after deadtime")
+    assert node.status()["lvsd"]["pid"] is None
+    assert not node.calls("ensure_address") and not node.calls("Announcer.announce")
+    assert "norun: would ensure address 10.254.0.100/24 on eth0:1" in node.log()
+    node.signal(signal.SIGTERM)
+    assert node.process.wait(10) == 0
+
+
+def test_tiebreaker_blocks_takeover_until_it_agrees(cluster):
+    node = cluster["backup"]  # alone: its master never answers
+    (node.dir / "netops.jsonl.noecho").touch()
+    node.start("--tiebreaker", "127.0.0.1", "--tiebreaker", "127.0.0.2")
+    wait_for(lambda: len(node.calls("icmp_echo")) >= 4, what="two tie-breaks")
+    assert node.state() == "standby" and not node.calls("arp_probe")
+    (node.dir / "netops.jsonl.arp-answer").touch()
+    (node.dir / "netops.jsonl.noecho").unlink()
+    wait_for(lambda: node.calls("arp_probe"), what="an ARP probe of the VIP")
+    assert node.state() == "standby"
+    (node.dir / "netops.jsonl.arp-answer").unlink()
+    wait_for(lambda: node.state() == "active", what="takeover once the tie-breaker agrees")
+    assert "tie-breaker: 2 of 2 answered, no VIP in use" in node.log()
+
+
+def test_link_down_blocks_and_stands_down(cluster):
+    node = cluster["master"]
+    node.config.write_text(node.config.read_text().replace(
+        "backup_active = 1", "backup_active = 1\nmonitor_links = 1"))
+    node.start()
+    wait_for(lambda: node.state() == "active", what="lone master active")
+    (node.dir / "netops.jsonl.linkdown").touch()
+    wait_for(lambda: node.status()["flags"] == ["LINKFAIL"] and node.state() == "standby",
+             what="LINKFAIL and stand-down")
+    assert node.status()["vips"][0]["present"] is False
+    (node.dir / "netops.jsonl.linkdown").unlink()
+    wait_for(lambda: node.state() == "active", what="active again after the link returns")
+
+
+@pytest.mark.parametrize("change, message", [
+    ("no_virtual", "no active virtual"),
+    ("no_key_line", "heartbeat_key_file is not set"),
+    ("missing_key", "cannot open"),
+])
+def test_refuses_to_start(cluster, change, message):
+    node = cluster["master"]
+    text = node.config.read_text()
+    if change == "no_virtual":
+        text = text.replace("active = 1\n    address", "active = 0\n    address")
+    elif change == "no_key_line":
+        text = "".join(line for line in text.splitlines(True) if "heartbeat_key" not in line)
+    else:
+        text = text.replace(str(node.dir.parent / "key"), str(node.dir / "absent"))
+    node.config.write_text(text)
+    node.start()
+    assert node.process.wait(20) == 2
+    assert message in node.log() and "Traceback" not in node.log()
+
+
+def test_legacy_heartbeat_pair(cluster):
+    master, backup = cluster["master"].start("--legacy-heartbeat"), \
+        cluster["backup"].start("--legacy-heartbeat")
+    wait_for(lambda: settled(master, backup), what="legacy pair settles")
+    assert master.status()["heartbeat"]["authenticated"] is False
+
+
+# --- in-process pieces -------------------------------------------------------------------------
+
+def test_prefix_length():
+    assert pulse.prefix_length("255.255.255.0", "10.0.0.1") == 24
+    assert pulse.prefix_length(None, "10.0.0.1") == 32
+    assert pulse.prefix_length(None, "2001:db8::1") == 128
+    assert pulse.prefix_length(64, "2001:db8::1") == 64
+
+
+def test_kernel_addresses_sees_loopback():
+    assert pulse.kernel_addresses().get("127.0.0.1") == "lo"
+
+
+def test_split_host_port():
+    assert pulse.split_host_port("127.0.0.1:9539") == ("127.0.0.1", 9539)
+    assert pulse.split_host_port("[::1]:9539") == ("::1", 9539)
+    with pytest.raises(ValueError):
+        pulse.split_host_port("9539")
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as raised:
+        pulse.parse_args(["--metrics", "nowhere"])
+    assert raised.value.code == 2
+    with pytest.raises(SystemExit):
+        pulse.parse_args(["--tiebreaker", "gateway"])
+    assert "--tiebreaker gateway: not an IP address" in capsys.readouterr().err
