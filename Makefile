@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status bench-reconcile bench-failover clean
+	lab-status bench-reconcile bench-failover bench-checks clean
 
 help:
 	@echo "make test      run everything CI runs (installs what it needs)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
+	@echo "make bench-checks      lvsd's check engine CPU (host namespace) and vs keepalived (guest)"
 
 host-deps:
 	@bash tools/host-deps.sh
@@ -68,6 +69,11 @@ lab-status: venv
 # BENCH_ARGS go to bench/reconcile.py measure, e.g. BENCH_ARGS="--runs 3".
 bench-reconcile: venv
 	@bash bench/run-reconcile.sh $(BENCH_ARGS)
+
+# lvsd's check engine: CPU for 1,000 endpoints at 1 s on the host kernel (private namespace)
+# and CPU per check against keepalived's TCP_CHECK/HTTP_GET in one UML guest (lab benchchecks).
+bench-checks:
+	@bash bench/run-checks.sh
 
 clean:
 	rm -rf build tests/output .pytest_cache .ruff_cache .hypothesis
