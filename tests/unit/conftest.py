@@ -5,8 +5,8 @@
 ``plugins`` is registered as a package rooted at the repository's plugins/ folder, so tests
 write ``from plugins.module_utils._lvs_cf_parser import parse_lvs_cf`` and the module_utils
 import each other with their relative imports, as they do under Ansible. The agents' package
-(files/lib/lvs_agents) is importable too, with the core as ``lvs_cluster`` as on a router. No __init__.py files
-are needed (ansible-test's empty-init check stays happy).
+(files/lib/lvs_agents) is importable too, with the core as ``lvs_cluster`` as on a router.
+No __init__.py files are needed (ansible-test's empty-init check stays happy).
 
 Hypothesis profiles: ``dev`` (default, quick) and ``ci`` (thousands of examples); choose one
 with HYPOTHESIS_PROFILE=ci.
