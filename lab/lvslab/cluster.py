@@ -128,6 +128,10 @@ class Cluster:
         """Roll the agents out with `settings` as playbook variables (see deploy.yml)."""
         self.playbook("deploy.yml", settings)
 
+    def configure(self, **settings: Any) -> None:
+        """New lvs.cf and pulse options on the routers, pulse restarted (after `deploy`)."""
+        self.playbook("configure.yml", settings, limit="lvs_routers")
+
     # -- what the agents say ----------------------------------------------------------------
     def status(self, router: str, agent: str = "pulse") -> dict[str, Any] | None:
         result = self.ssh(router, f"cat /run/lvs-cluster/{agent}.json", check=False)

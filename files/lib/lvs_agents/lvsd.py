@@ -593,6 +593,8 @@ def main(argv: list[str] | None = None,
     if args.run_dir:
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
     runtime.setup_logging(NAME, args.verbose)
+    if args.ready_fd is not None:  # run by pulse: go when pulse goes
+        runtime.exit_with_parent()
     try:
         config = runtime.load_config(args.configfile)
         _declared_keys(config)

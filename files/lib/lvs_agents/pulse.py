@@ -382,8 +382,11 @@ class Lvsd:
                    "--ready-fd", str(write_end)] + (["-v"] if self.verbose else [])
         self.restart_at = None
         try:
+            # systemd accepts notifications from pulse only (NotifyAccess=main); lvsd tells
+            # pulse on its ready pipe instead.
+            environment = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                            pass_fds=(write_end,))
+                                            pass_fds=(write_end,), env=environment)
         except OSError as error:
             log.error("cannot start lvsd %s: %s", self.program, error.strerror or error)
             os.close(read_end)

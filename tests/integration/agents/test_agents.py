@@ -72,7 +72,8 @@ def served(cluster: Cluster, requests: int = 6) -> set[str | None]:
 
 
 def redeploy(cluster: Cluster, **settings) -> str:
-    cluster.deploy(**{**DEFAULTS, **settings})
+    """New settings, pulse restarted on both routers; the router that became active."""
+    cluster.configure(**{**DEFAULTS, **settings})
     return cluster.active_router()
 
 
