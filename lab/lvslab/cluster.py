@@ -101,8 +101,9 @@ class Cluster:
                                f"{(result.stderr or result.stdout).strip()[-2000:]}")
         return result
 
-    def spawn(self, guest: str, command: str) -> subprocess.Popen[str]:
+    def spawn(self, guest: str, command: str, stdin: bool = False) -> subprocess.Popen[str]:
         return subprocess.Popen(["ssh", "-F", str(self.state / "ssh_config"), guest, command],
+                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def playbook(self, playbook: str, extra: Mapping[str, Any] | None = None,

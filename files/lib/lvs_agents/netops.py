@@ -325,6 +325,11 @@ class Announcer:
         self._state_lock = threading.Lock()
         self._cancel = threading.Event()
 
+    @property
+    def ready(self) -> bool:
+        """True once the scapy layers are imported: announcing will not wait for them."""
+        return bool(self._layers)
+
     def warm(self) -> None:
         """Import the scapy layers now (idempotent, thread-safe), so a takeover need not wait."""
         with self._import_lock:

@@ -487,6 +487,7 @@ class Pulse:
                                   tiebreaker=bool(args.tiebreaker))
         self.state = ps.State()
         self.holding = False
+        self.last_resend = float("-inf")
         self.selector = selectors.DefaultSelector()
         self.sockets: list[tuple[socket.socket, str, str | None]] = []
         role = hb.ROLE_PRIMARY if self.paths.master else hb.ROLE_BACKUP
@@ -558,6 +559,8 @@ class Pulse:
     def _warm(self) -> None:
         try:
             self.announcer.warm()
+            for spec in self.vips:  # frames built and cached before any takeover needs them
+                self.announcer.frames(spec.ip, spec.device)
         except Exception as error:  # noqa: BLE001 - a helper thread must not die silently
             log.warning("gratuitous ARP warm-up failed: %s", error)
 
@@ -720,9 +723,13 @@ class Pulse:
         elif action == ps.SEND_HEARTBEAT_NOW:
             self.send_heartbeats()
         elif action == ps.RESEND_ARPS_AND_ACTIVE_CMD:
-            log.info("partner active: resending ARPs")
-            self.announce_all()
-            self.run_hook("active_cmd", self.config.active_cmd)
+            # Piranha did this on every heartbeat of an active peer: a burst storm while a
+            # double-active lasts. Once per deadtime settles the neighbours just as well.
+            if time.monotonic() - self.last_resend >= self.config.deadtime:
+                self.last_resend = time.monotonic()
+                log.info("partner active: resending ARPs")
+                self.announce_all()
+                self.run_hook("active_cmd", self.config.active_cmd)
         elif action == ps.START_TIEBREAK:
             log.info("partner silent for %g s: asking the tie-breaker", self.config.deadtime)
             threading.Thread(target=self._tiebreak, name="tiebreak", daemon=True).start()
@@ -757,7 +764,11 @@ class Pulse:
         if self.args.norun:
             log.info("norun: would announce %s on %s", spec.ip, spec.device)
         elif self.announcer is not None:
-            self.net_call_on(self.announcer, "announce", spec.ip, spec.device)
+            if getattr(self.announcer, "ready", True):
+                self.net_call_on(self.announcer, "announce", spec.ip, spec.device)
+            else:  # scapy still loading (just started): never hold up the heartbeat loop
+                threading.Thread(target=self.net_call_on, name="garp-late", daemon=True,
+                                 args=(self.announcer, "announce", spec.ip, spec.device)).start()
 
     def change_address(self, operation: str, spec: Any) -> None:
         if self.args.norun:

@@ -75,7 +75,8 @@ def test_sections(unit):
     ("Service", "EnvironmentFile", "-/etc/default/lvs-cluster-pulse"),
     ("Service", "ExecReload", "/bin/kill -HUP $MAINPID"),
     ("Service", "Restart", "always"),
-    ("Service", "RestartSec", "1s"),
+    ("Service", "RestartSec", "200ms"),
+    ("Service", "RestartPreventExitStatus", "2"),
     ("Service", "KillMode", "mixed"),
     ("Service", "TimeoutStopSec", "15s"),
     ("Service", "NoNewPrivileges", "yes"),
@@ -98,7 +99,9 @@ def test_setting(unit, section, key, value):
 
 def test_restart_comes_before_a_default_deadtime(unit):
     # Piranha's default deadtime is 5 s (piranha.md §1); a restart must come well before it.
-    assert float(one(unit, "Service", "RestartSec").rstrip("s")) <= 1
+    value = one(unit, "Service", "RestartSec")
+    seconds = float(value[:-2]) / 1000 if value.endswith("ms") else float(value.rstrip("s"))
+    assert seconds <= 1
 
 
 @pytest.mark.parametrize("key", ["CapabilityBoundingSet", "AmbientCapabilities"])
