@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the lab's guest image: Debian bookworm with systemd, sshd, python3, ipvsadm and the
 # User-Mode Linux kernel modules. Nothing of lvs.cluster's own dependencies is baked in (the
-# agents' Python dependencies are pushed as wheels, as on a router without internet); nftables is
-# there for tests that cut the heartbeat, keepalived (disabled) for the failover benchmark anchor.
+# agents' Python dependencies are pushed as wheels, as on a router without internet); keepalived
+# (disabled) is there for the benchmarks' anchor.
 #
 # usage: build.sh OUTPUT_DIR UML_VERSION MIRROR [DEB_CACHE_DIR]
 # Writes OUTPUT_DIR/rootfs.img and OUTPUT_DIR/id_ed25519{,.pub} (root's login key).
@@ -12,7 +12,7 @@ set -euo pipefail
 
 out=$1 uml_version=$2 mirror=$3 deb_cache=${4:-}
 suite=bookworm
-packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,nftables,keepalived
+packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived
 size=2G
 
 work=$(mktemp -d "$out/.build.XXXXXX")
@@ -93,7 +93,7 @@ ExecStart=/usr/local/sbin/lab-setup
 WantedBy=sysinit.target
 UNIT
 chroot "$root" systemctl enable lab-setup.service >/dev/null 2>&1
-chroot "$root" systemctl disable keepalived.service nftables.service >/dev/null 2>&1 || true
+chroot "$root" systemctl disable keepalived.service >/dev/null 2>&1 || true
 # Units with no job in a lab guest: consoles (the console is /dev/null), timers, and mounts
 # and module loads for hardware UML has not. Booting is CPU-bound, so each one saved counts.
 for unit in getty@tty1.service serial-getty@ttyS0.service console-getty.service getty.target \
