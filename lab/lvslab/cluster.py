@@ -61,7 +61,10 @@ class ProbeResult:
 
 
 class Cluster:
-    """The lab `name` (default topology) with agents deployed by `deploy()`."""
+    """The lab `name` (default topology) with agents deployed by `deploy()`.
+
+    Every command gets its own stdin (/dev/null or a pipe): ssh makes an inherited stdin
+    non-blocking, and ansible-playbook then refuses to run."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -72,7 +75,8 @@ class Cluster:
     def labctl(self, *args: str, timeout: float = 300, check: bool = True
                ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([str(LABCTL), *args], env=self.env, capture_output=True,
-                                text=True, timeout=timeout, check=False)
+                                stdin=subprocess.DEVNULL, text=True, timeout=timeout,
+                                check=False)
         if check and result.returncode != 0:
             raise ClusterError(f"labctl {' '.join(args)}: {result.stderr.strip()}")
         return result
@@ -95,7 +99,8 @@ class Cluster:
             ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["ssh", "-F", str(self.state / "ssh_config"), guest, command],
-            capture_output=True, text=True, timeout=timeout, check=False)
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            check=False)
         if check and result.returncode != 0:
             raise ClusterError(f"{guest}: {command}: exit {result.returncode}: "
                                f"{(result.stderr or result.stdout).strip()[-2000:]}")
@@ -120,7 +125,7 @@ class Cluster:
         if venv_bin.is_dir():
             env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
         result = subprocess.run(command, env=env, capture_output=True, text=True,
-                                timeout=timeout, check=False)
+                                stdin=subprocess.DEVNULL, timeout=timeout, check=False)
         if result.returncode != 0:
             raise ClusterError(f"{playbook} failed:\n{result.stdout[-6000:]}\n{result.stderr}")
         return result
