@@ -169,6 +169,25 @@ def _addresses(family: int, index: int) -> list[tuple[bytes, int, dict[int, byte
     return found
 
 
+def local_addresses() -> dict[str, str]:
+    """Every address of this host, secondaries and alias labels included, in canonical text ->
+    its interface (Piranha's SIOCGIFADDR saw only each interface's first address)."""
+    found: dict[str, str] = {}
+    request = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    for body in _rtnetlink(RTM_GETADDR, NLM_F_DUMP, request, "address dump"):
+        family, _prefix, _flags, _scope, index = _IFADDRMSG.unpack_from(body)
+        attrs = parse_attrs(body[_IFADDRMSG.size:])
+        local = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+        if local is None or family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        try:
+            device = socket.if_indextoname(index)
+        except OSError:
+            device = ""
+        found[str(ipaddress.ip_address(bytes(local)))] = device
+    return found
+
+
 def has_address(spec: AddressSpec) -> bool:
     """True when the device holds the address with that prefix length (whatever its label)."""
     family, packed = _packed(spec)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import json
 import logging
 import os
 import queue
@@ -32,7 +31,6 @@ import selectors
 import shlex
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -43,6 +41,7 @@ from typing import Any
 from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
+from .recording_netops import RecordingNetops
 
 NAME = "pulse"
 VERSION = "lvs.cluster pulse 1.0"
@@ -132,143 +131,15 @@ def default_lvsd(argv0: str) -> str:
 
 # --- the network side ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class FakeAddressSpec:
-    ip: str
-    prefix: int
-    device: str
-    label: str
-
-
-class RecordingNetops:
-    """Test stand-in for ``lvs_agents.netops``: addresses live in memory and every call is
-    appended to a JSON-lines log, so tests can run two real pulses without privileges."""
-
-    AddressSpec = FakeAddressSpec
-
-    def __init__(self, log_path: str, local: list[str]) -> None:
-        self.log_path = log_path
-        self.local = local
-        self.addresses: set[str] = set()
-        self.lock = threading.Lock()
-
-    def record(self, call: str, result: Any = None, **arguments: Any) -> Any:
-        line = json.dumps({"time": time.time(), "call": call, "args": arguments,
-                           "result": result}, default=str)
-        with self.lock, open(self.log_path, "a") as stream:
-            stream.write(line + "\n")
-        return result
-
-    def ensure_address(self, spec: FakeAddressSpec) -> bool:
-        added = spec.ip not in self.addresses
-        self.addresses.add(spec.ip)
-        return self.record("ensure_address", added, ip=spec.ip, prefix=spec.prefix,
-                           device=spec.device, label=spec.label)
-
-    def remove_address(self, spec: FakeAddressSpec) -> bool:
-        removed = spec.ip in self.addresses
-        self.addresses.discard(spec.ip)
-        return self.record("remove_address", removed, ip=spec.ip, label=spec.label)
-
-    def has_address(self, spec: FakeAddressSpec) -> bool:
-        return spec.ip in self.addresses
-
-    def link_is_up(self, device: str) -> bool:
-        return not os.path.exists(f"{self.log_path}.linkdown")
-
-    def icmp_echo(self, address: str, timeout: float) -> bool:
-        answered = not os.path.exists(f"{self.log_path}.noecho")
-        return self.record("icmp_echo", answered, address=address)
-
-    def arp_probe(self, ip: str, device: str, timeout: float) -> str | None:
-        owner = "02:00:00:00:00:01" if os.path.exists(f"{self.log_path}.arp-answer") else None
-        return self.record("arp_probe", owner, ip=ip, device=device)
-
-    def Announcer(self, count: int, interval: float) -> RecordingAnnouncer:  # noqa: N802
-        return RecordingAnnouncer(self, count, interval)
-
-    def sync_daemon(self, state: str, interface: str, sync_id: int) -> None:
-        self.record("sync_daemon", None, state=state, interface=interface, sync_id=sync_id)
-
-    def local_addresses(self) -> dict[str, str]:
-        return {hb.canonical_address(address): "lo" for address in self.local}
-
-
-class RecordingAnnouncer:
-    def __init__(self, net: RecordingNetops, count: int, interval: float) -> None:
-        self.net = net
-        net.record("Announcer", None, count=count, interval=interval)
-
-    def warm(self) -> None:
-        self.net.record("Announcer.warm")
-
-    def announce(self, ip: str, device: str) -> None:
-        self.net.record("Announcer.announce", None, ip=ip, device=device)
-
-    def stop(self) -> None:
-        self.net.record("Announcer.stop")
-
-
 def load_netops() -> Any:
     """The real netops module, or the recorder when the test hook is set."""
     fake = os.environ.get(FAKE_NETOPS_ENV)
     if fake:
         local = [a for a in os.environ.get(FAKE_LOCAL_ENV, "").split(",") if a]
         return RecordingNetops(fake, local)
-    from . import netops  # noqa: PLC0415 - written separately; imported only when needed
+    from . import netops  # noqa: PLC0415 - scapy-free, but only needed for real
 
     return netops
-
-
-_RTM_NEWADDR, _RTM_GETADDR = 20, 22
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_IFA_ADDRESS, _IFA_LOCAL = 1, 2
-_NLMSGHDR = struct.Struct("=LHHLL")
-_IFADDRMSG = struct.Struct("=BBBBI")
-_RTATTR = struct.Struct("=HH")
-
-
-def kernel_addresses() -> dict[str, str]:
-    """Every address of this host (secondaries and alias labels included) -> interface name,
-    from an rtnetlink dump: Piranha's SIOCGIFADDR saw only each interface's first address."""
-    result: dict[str, str] = {}
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
-        sock.bind((0, 0))
-        request = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), _RTM_GETADDR, 0x1 | 0x300, 1, 0)
-        sock.send(header + request)
-        while True:
-            data = sock.recv(1 << 16)
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if kind == _NLMSG_DONE or length < _NLMSGHDR.size:
-                    return result
-                if kind == _NLMSG_ERROR:
-                    raise OSError("rtnetlink address dump failed")
-                if kind == _RTM_NEWADDR:
-                    _add_address(result, data[offset + _NLMSGHDR.size: offset + length])
-                offset += (length + 3) & ~3
-
-
-def _add_address(result: dict[str, str], message: bytes) -> None:
-    family, _prefix, _flags, _scope, index = _IFADDRMSG.unpack_from(message)
-    attributes: dict[int, bytes] = {}
-    offset = _IFADDRMSG.size
-    while offset + _RTATTR.size <= len(message):
-        length, kind = _RTATTR.unpack_from(message, offset)
-        if length < _RTATTR.size:
-            break
-        attributes[kind] = message[offset + _RTATTR.size: offset + length]
-        offset += (length + 3) & ~3
-    raw = attributes.get(_IFA_LOCAL) or attributes.get(_IFA_ADDRESS)
-    if raw is None or family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    try:
-        device = socket.if_indextoname(index)
-    except OSError:
-        device = ""
-    result[hb.canonical_address(socket.inet_ntop(family, raw))] = device
 
 
 # --- what lvs.cf asks for -----------------------------------------------------------------------
@@ -1036,7 +907,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]] | int:
     config = runtime.load_config(args.configfile)
     check_config(config)
     net = load_netops()
-    host = net.local_addresses() if hasattr(net, "local_addresses") else kernel_addresses()
+    host = {hb.canonical_address(a): d for a, d in net.local_addresses().items()}
     paths = heartbeat_paths(config, host)
     if not paths.master and not config.backup_active:
         log.info("backup is marked inactive (backup_active = 0): exiting")

@@ -390,8 +390,10 @@ def test_prefix_length():
     assert pulse.prefix_length(64, "2001:db8::1") == 64
 
 
-def test_kernel_addresses_sees_loopback():
-    assert pulse.kernel_addresses().get("127.0.0.1") == "lo"
+def test_local_addresses_sees_loopback():
+    from lvs_agents import netops
+
+    assert netops.local_addresses().get("127.0.0.1") == "lo"
 
 
 def test_split_host_port():
