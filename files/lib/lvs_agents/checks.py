@@ -4,7 +4,8 @@
 
 Piranha ran one ``nanny`` process per real server; lvsd must check 1,000 servers a second on a
 fraction of one core, so every check runs in-process on the asyncio loop with non-blocking
-sockets and the loop's low-level ``sock_*`` calls (no streams, no threads).
+sockets (no streams, no threads). TCP checks, nearly all of them, are callback state machines
+on a private epoll set (no task, future or timer each); UDP checks and programs are tasks.
 
 What a check does (Piranha's nanny, section 4 of the reference, with its flaws fixed):
 
@@ -158,6 +159,11 @@ class _Probe:
         if done is not None:
             done(CheckResult(reason == "ok", reason, self.loop.time() - self.start))
 
+    def crash(self, error: BaseException) -> None:
+        done, self.done = self.done, None
+        if done is not None:
+            done(error)
+
     def timeout_reason(self) -> str:
         return f"{self.state.phase} timed out after {self.spec.timeout:g} s"
 
@@ -165,95 +171,150 @@ class _Probe:
         raise NotImplementedError
 
 
-class _ConnectPoller:
-    """A private epoll set for connect probes, itself one reader on the asyncio loop.
+class _TcpPoller:
+    """A private epoll set for TCP probes, itself one reader on the asyncio loop.
 
-    A socket is registered once (EPOLLOUT, one-shot) and never unregistered: closing it drops
-    it from the set. Compared with the loop's add_writer/remove_writer this saves a system
-    call and the selector's bookkeeping per check, and wakes the loop once per batch.
+    A socket is registered once, edge-triggered for both directions, and never modified or
+    unregistered: closing it drops it from the set. Compared with the loop's add_reader/
+    add_writer this saves system calls and the selector's bookkeeping per check, and wakes the
+    loop once per batch. Edge-triggered: a probe that could not decide yet reads until EAGAIN,
+    then the next segment (or FIN, or error) reports the socket again.
     """
+
+    EVENTS = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.epoll = select.epoll()
-        self.waiting: dict[int, _ConnectProbe] = {}
+        self.probes: dict[int, _TcpProbe] = {}
         loop.add_reader(self.epoll.fileno(), self._ready)
 
-    def watch(self, fd: int, probe: _ConnectProbe) -> None:
-        self.epoll.register(fd, select.EPOLLOUT | select.EPOLLONESHOT)
-        self.waiting[fd] = probe
+    def watch(self, fd: int, probe: _TcpProbe) -> None:
+        self.epoll.register(fd, self.EVENTS)
+        self.probes[fd] = probe
 
     def _ready(self) -> None:
-        for fd, _events in self.epoll.poll(0):
-            probe = self.waiting.pop(fd, None)
+        for fd, events in self.epoll.poll(0):
+            probe = self.probes.get(fd)
             if probe is not None:
-                probe.connected()
+                probe.handle(events)
 
 
 _POLLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _poller(loop: asyncio.AbstractEventLoop) -> _ConnectPoller | None:
-    if not hasattr(select, "epoll"):
-        return None
+def _poller(loop: asyncio.AbstractEventLoop) -> _TcpPoller:
     poller = _POLLERS.get(loop)
     if poller is None:
-        poller = _POLLERS[loop] = _ConnectPoller(loop)
+        poller = _POLLERS[loop] = _TcpPoller(loop)
     return poller
 
 
-class _ConnectProbe(_Probe):
-    """A TCP connect-only check on plain callbacks: no task, no future, no timer (the
-    scheduler's slot tick is the deadline). The cheapest path: most checks are this."""
+_FAILED = select.EPOLLERR | select.EPOLLHUP
+_READABLE = select.EPOLLIN | _FAILED
+_WRITABLE = select.EPOLLOUT | _FAILED
 
-    __slots__ = ("fd", "poller", "sock")
+
+class _TcpProbe(_Probe):
+    """A TCP check as a small state machine on plain callbacks: connect, write ``send``, read
+    until the ``expect`` verdict is decided, close with a reset. No task, no future, no timer
+    (the scheduler's slot tick is the deadline): the cost of a check is its system calls."""
+
+    __slots__ = ("fd", "matcher", "poller", "reply", "sock", "unsent")
 
     def __init__(self, spec: CheckSpec, loop: asyncio.AbstractEventLoop, done: Done) -> None:
         super().__init__(spec, loop, done)
         self.fd = -1
         self.poller = _poller(loop)
+        self.unsent: bytes | memoryview = spec.send or b""
+        self.reply = b""
+        self.matcher: Callable[[bytes, bool], str | None] | None = None
+        self.sock: socket.socket | None = None
         try:
-            self.sock: socket.socket | None = _new_socket(spec.address, socket.SOCK_STREAM)
+            self.sock = _new_socket(spec.address, socket.SOCK_STREAM)
             code = self.sock.connect_ex((spec.address, spec.port))
+            if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+                self.fd = self.sock.fileno()
+                self.poller.watch(self.fd, self)  # already connected: reported at once
+                return
         except OSError as error:
-            self._close()
-            self.finish(f"connect: {error.strerror or error}")
+            self._end(f"connect: {error.strerror or error}")
             return
-        if code in (errno.EINPROGRESS, errno.EAGAIN):
-            self.fd = self.sock.fileno()
-            if self.poller is not None:
-                self.poller.watch(self.fd, self)
-            else:
-                loop.add_writer(self.fd, self.connected)
-            return
-        self._close()
-        self.finish("ok" if code == 0 else f"connect: {os.strerror(code)}")
+        self._end(f"connect: {os.strerror(code)}")
 
-    def connected(self) -> None:
-        sock = self.sock
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if sock else errno.EBADF
+    def handle(self, events: int) -> None:
+        """Advance as far as ``events`` allow; OS errors are the verdict of the phase."""
+        try:
+            self._advance(events)
+        except BlockingIOError:
+            pass  # the next edge reports the socket again
+        except OSError as error:
+            self._end(f"{self.state.phase}: {error.strerror or error}")
+        except Exception as error:  # a bug in the engine: the scheduler stops this key
+            self._close()
+            self.crash(error)
+
+    def _advance(self, events: int) -> None:
+        state = self.state
+        if state.phase == "connect":
+            if events & _FAILED and self.sock is not None:
+                code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    self._end(f"connect: {os.strerror(code)}")
+                    return
+            if not self.unsent and self.spec.expect is None:
+                self._end("ok")
+                return
+            state.phase = "send" if self.unsent else "read"
+        if state.phase == "send" and events & _WRITABLE:
+            self._send()
+        if state.phase == "read" and events & _READABLE:
+            self._read()
+
+    def _send(self) -> None:
+        sent = self.sock.send(self.unsent) if self.sock is not None else 0
+        if sent < len(self.unsent):
+            self.unsent = memoryview(self.unsent)[sent:]  # no copy of a large remainder
+            return
+        self.unsent = b""
+        if self.spec.expect is None:
+            self._end("ok")
+        else:
+            self.state.phase = "read"
+
+    def _read(self) -> None:
+        """Read until the verdict is decided or EAGAIN (edge-triggered: drain, then wait)."""
+        if self.matcher is None:
+            self.matcher = _matcher(self.spec)
+        while self.sock is not None:
+            chunk = self.sock.recv(READ_LIMIT - len(self.reply))
+            if chunk:
+                self.reply += chunk
+            verdict = self.matcher(self.reply, not chunk or len(self.reply) >= READ_LIMIT)
+            if verdict is not None:
+                self._end(verdict or "ok")
+
+    def _end(self, reason: str) -> None:
         self._close()
-        self.finish("ok" if code == 0 else f"connect: {os.strerror(code)}")
+        self.finish(reason)
 
     def _close(self) -> None:
         if self.fd >= 0:
-            if self.poller is not None:
-                if self.poller.waiting.get(self.fd) is self:
-                    del self.poller.waiting[self.fd]
-            else:
-                self.loop.remove_writer(self.fd)
+            if self.poller.probes.get(self.fd) is self:
+                del self.poller.probes[self.fd]
             self.fd = -1
         if self.sock is not None:
             _close_quickly(self.sock)
             self.sock = None
 
     def expire(self) -> None:
-        if self.done is not None:
-            self._close()
-            self.finish(self.timeout_reason())
+        """The deadline, or the check abandoned (``done`` cleared): the socket closes either
+        way, so a silent server never keeps a descriptor."""
+        if self.sock is not None:
+            self._end(self.timeout_reason())
 
 
 class _TaskProbe(_Probe):
-    """Checks that talk (send/expect, UDP) or run a program: one task each."""
+    """UDP checks and programs: one task each (rare, so simplicity wins over cost)."""
 
     __slots__ = ("task",)
 
@@ -268,14 +329,13 @@ class _TaskProbe(_Probe):
             return
         error = task.exception()
         if error is not None:
-            done, self.done = self.done, None
-            if done is not None:
-                done(error)
+            self.crash(error)
             return
         self.finish(task.result())
 
     def expire(self) -> None:
-        if self.done is not None and not self.task.done():
+        """The deadline, or the check abandoned (``done`` cleared): cancel either way."""
+        if not self.task.done():
             self.state.expired = True
             self.task.cancel()
 
@@ -283,9 +343,8 @@ class _TaskProbe(_Probe):
 def start_probe(spec: CheckSpec, loop: asyncio.AbstractEventLoop, done: Done) -> _Probe:
     """Start one check; ``done`` gets its result. The caller owns the deadline: it calls
     ``expire()`` on the returned probe when ``spec.timeout`` has passed."""
-    if spec.protocol == "tcp" and not spec.send_program and spec.send is None \
-            and spec.expect is None:
-        return _ConnectProbe(spec, loop, done)
+    if spec.protocol == "tcp" and not spec.send_program:
+        return _TcpProbe(spec, loop, done)
     return _TaskProbe(spec, loop, done)
 
 
@@ -308,9 +367,8 @@ async def run_check(spec: CheckSpec) -> CheckResult:
         return await future
     finally:
         timer.cancel()
-        if not future.done():
-            probe.done = None
-            probe.expire()
+        probe.done = None
+        probe.expire()  # no-op after a verdict; a cancelled check closes its socket now
 
 
 async def _talk(spec: CheckSpec, state: _State) -> str:
@@ -318,9 +376,7 @@ async def _talk(spec: CheckSpec, state: _State) -> str:
     try:
         if spec.send_program:
             return await _program_check(spec, state)
-        if spec.protocol == "udp":
-            return await _udp_check(spec, loop, state)
-        return await _tcp_check(spec, loop, state)
+        return await _udp_check(spec, loop, state)
     except OSError as error:
         return f"{state.phase}: {error.strerror or error}"
 
@@ -340,37 +396,6 @@ def _new_socket(address: str, kind: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # SOCK_NONBLOCK at creation: no separate fcntl/ioctl system call
     return socket.socket(family, kind | socket.SOCK_NONBLOCK)
-
-
-async def _tcp_check(spec: CheckSpec, loop: asyncio.AbstractEventLoop, state: _State) -> str:
-    sock = _new_socket(spec.address, socket.SOCK_STREAM)
-    try:
-        await loop.sock_connect(sock, (spec.address, spec.port))
-        if spec.send:
-            state.phase = "send"
-            await loop.sock_sendall(sock, spec.send)
-        if spec.expect is None:
-            return "ok"
-        state.phase = "read"
-        return await _read_expect(spec, loop, sock)
-    finally:
-        _close_quickly(sock)
-
-
-async def _read_expect(spec: CheckSpec, loop: asyncio.AbstractEventLoop,
-                       sock: socket.socket) -> str:
-    """Read until the reply matches, cannot match any more, ends, or reaches 4 KiB."""
-    matcher = _matcher(spec)
-    reply = b""
-    while True:
-        chunk = await loop.sock_recv(sock, READ_LIMIT - len(reply))
-        if not chunk:
-            verdict = matcher(reply, True)
-            return verdict or "ok"
-        reply += chunk
-        verdict = matcher(reply, len(reply) >= READ_LIMIT)
-        if verdict is not None:
-            return verdict or "ok"
 
 
 def _matcher(spec: CheckSpec) -> Callable[[bytes, bool], str | None]:

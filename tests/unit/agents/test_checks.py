@@ -177,6 +177,113 @@ def test_silent_server_is_a_read_timeout():
     assert not result.ok and result.reason.startswith("read timed out")
 
 
+def test_reply_in_many_fragments_through_the_state_machine():
+    parts = (b"HT", b"TP/1.", b"0 20", b"0 O", b"K\r\n\r\n")
+
+    async def main():
+        server, port = await serve(parts=parts, pause=0.05)
+        async with server:
+            return [await run_check(spec(port, send="GET /", **options)) for options in (
+                {"expect": "HTTP/1.0 200 OK"},
+                {"expect": "*"},
+                {"expect": r"200 OK\r\n", "use_regex": True},  # split over three parts
+                {"expect": "HTTP/1.1"},  # decided wrong at the 8th byte, in the 2nd part
+            )]
+    prefix, star, regex, wrong = run(main())
+    assert prefix.ok and star.ok and regex.ok, (prefix.reason, star.reason, regex.reason)
+    assert not wrong.ok and wrong.reason == "reply does not start with 'HTTP/1.1'"
+
+
+def test_regex_is_decided_at_4_kib_without_waiting_for_the_close():
+    async def main():
+        async def handle(reader, writer):
+            await reader.read(1024)
+            for _ in range(10):
+                writer.write(b"x" * 600)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(5)  # keeps the connection open
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_check(spec(port, send="GET /", expect="healthy", use_regex=True,
+                                        timeout=3))
+    result = run(main())
+    assert not result.ok and result.reason == "reply does not match 'healthy'"
+    assert result.duration < 2
+
+
+def test_banner_expect_without_send():
+    async def main():
+        server, port = await serve(b"220 ready\r\n", read=False)
+        async with server:
+            return await run_check(spec(port, expect="220"))
+    result = run(main())
+    assert result.ok, result.reason
+
+
+def test_send_without_expect_is_ok_once_written():
+    async def main():
+        server, port = await serve(read=False)  # closes at once
+        async with server:
+            return await run_check(spec(port, send="GET / HTTP/1.0\\r\\n\\r\\n"))
+    result = run(main())
+    assert result.ok, result.reason
+
+
+def test_server_that_closes_before_replying():
+    async def main():
+        server, port = await serve(read=False)
+        async with server:
+            return [await run_check(spec(port, send="GET /", expect=expect))
+                    for expect in ("HTTP", "*")]
+    prefix, star = run(main())
+    assert not prefix.ok and (prefix.reason == "reply too short (0 bytes)"
+                              or prefix.reason.startswith("read: ")), prefix.reason
+    assert not star.ok and (star.reason == "no reply"
+                            or star.reason.startswith("read: ")), star.reason
+
+
+def test_deadline_during_write_and_during_a_partial_reply():
+    async def main():
+        stalled = []
+
+        async def handle(reader, writer):
+            stalled.append(writer)
+            writer.write(b"HT")  # then silence, and never reads what is sent
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            # 64 MiB: more than both socket buffers hold, so the send cannot finish
+            write = await run_check(CheckSpec(HOST, port, timeout=0.5, send=b"x" * (64 << 20),
+                                              expect=b"HTTP"))
+            read = await run_check(spec(port, send="GET /", expect="HTTP", timeout=0.5))
+        return write, read
+    write, read = run(main())
+    assert not write.ok and write.reason == "send timed out after 0.5 s"
+    assert not read.ok and read.reason == "read timed out after 0.5 s"
+    assert write.duration < 2 and read.duration < 2
+
+
+def test_scheduler_runs_send_expect_checks_every_period():
+    async def main():
+        server, port = await serve(b"HTTP/1.0 200 OK\r\n\r\n")
+        results: dict[int, list] = {}
+        async with server:
+            scheduler = Scheduler(lambda key, result: results.setdefault(key, []).append(result))
+            scheduler.start({n: spec(port, send="GET /", expect="HTTP", timeout=0.4)
+                             for n in range(20)})
+            await asyncio.sleep(1.0)
+            scheduler.stop()
+        return results
+    results = run(main())
+    assert len(results) == 20
+    assert all(len(rs) >= 2 and all(r.ok for r in rs) for rs in results.values()), results
+
+
 # --- UDP ---------------------------------------------------------------------------------------
 
 class _Echo(asyncio.DatagramProtocol):
@@ -321,21 +428,76 @@ def test_scheduler_reports_engine_bugs_and_stops_that_key(monkeypatch):
     assert len(failures) == 1 and failures[0][0] == "x" and not results
 
 
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
 def test_no_file_descriptor_leak():
-    def count():
-        return len(os.listdir("/proc/self/fd"))
+    from lvs_agents import checks
 
     async def main():
         server, port = await serve(b"HTTP/1.0 200 OK")
-        async with server:
+        silent = await asyncio.start_server(lambda r, w: asyncio.sleep(5), HOST, 0)
+        silent_port = silent.sockets[0].getsockname()[1]
+        async with server, silent:
             for _ in range(20):
                 await run_check(spec(port))
                 await run_check(spec(port, send="x", expect="HTTP"))
+                await run_check(spec(port, send="x", expect="HT.P", use_regex=True))
+                await run_check(spec(port, send="x"))
             await run_check(spec(free_port()))
+            await run_check(spec(free_port(), send="x", expect="HTTP"))
+            await run_check(spec(silent_port, send="x", expect="HTTP", timeout=0.2))
+        poller = checks._POLLERS.get(asyncio.get_running_loop())
+        assert poller is not None and not poller.probes
     run(main())
-    before = count()
+    before = open_fds()
     run(main())
-    assert count() <= before + 1
+    assert open_fds() <= before + 1
+
+
+def test_abandoned_checks_close_their_sockets_at_once():
+    """A check abandoned in flight (Scheduler.stop: lvsd's SIGHUP removing a server, or its
+    exit; a cancelled run_check) closes its socket then, not when the server would answer."""
+    from lvs_agents import checks
+
+    async def main():
+        async def handle(reader, writer):
+            await asyncio.sleep(10)
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            scheduler = Scheduler(lambda key, result: None)
+            scheduler.start({"x": spec(port, send="x", expect="HTTP", timeout=5)})
+            await asyncio.sleep(0.2)
+            probe = scheduler.entries["x"].probe
+            sock, phase = probe.sock, probe.state.phase
+            scheduler.stop()
+            poller = checks._POLLERS[asyncio.get_running_loop()]
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(run_check(spec(port, send="x", expect="H", timeout=5)),
+                                       0.2)
+            return sock, phase, dict(poller.probes)
+    sock, phase, waiting = run(main())
+    assert phase == "read" and sock.fileno() == -1 and not waiting
+
+
+def test_drain_cancels_silent_udp_checks():
+    async def main():
+        silent_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent_sock.bind((HOST, 0))
+        try:
+            scheduler = Scheduler(lambda key, result: None)
+            scheduler.start({"u": spec(silent_sock.getsockname()[1], protocol="udp",
+                                       send="PING", timeout=5)})
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            await scheduler.drain()
+            return time.monotonic() - started
+        finally:
+            silent_sock.close()
+    assert run(main()) < 2
 
 
 if sys.platform != "linux":  # pragma: no cover
