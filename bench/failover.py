@@ -79,6 +79,10 @@ def trial(cluster: Cluster) -> float:
     time.sleep(8)
     holder(cluster)
     cluster.wait_for("the client served again", cluster.request, timeout=60)
+    if not result.failures():
+        # the client's traffic did not pass the killed router (e.g. its ARP entry still named
+        # the other one): nothing was measured
+        raise ClusterError("no probe failed: the crash did not interrupt the client")
     return result.longest_gap()
 
 
