@@ -114,7 +114,7 @@ def engine(args: argparse.Namespace) -> int:
             reasons[reason] = reasons.get(reason, 0) + 1
 
     async def main() -> dict[str, object]:
-        scheduler = Scheduler(on_result)
+        scheduler = Scheduler(on_result, granularity=args.granularity)
         scheduler.start(specs)
         await asyncio.sleep(args.warmup)
         counts.update(ok=0, failed=0)
@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "files",
                                                      "lib"))
         p.add_argument("--pid", type=int)
+        p.add_argument("--granularity", type=float, default=0.02,
+                       help="the scheduler's slot (s); see run-checks.sh for the guest's")
         p.set_defaults(run=function)
     p = commands.add_parser("keepalived-conf")
     p.add_argument("--mode", choices=("tcp", "http"), default="tcp")
