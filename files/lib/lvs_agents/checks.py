@@ -455,7 +455,7 @@ async def _program_check(spec: CheckSpec, state: _State) -> str:
     except OSError as error:
         return f"cannot run {argv[0]}: {error.strerror or error}"
     try:
-        output, _ = await process.communicate()
+        output, _rest = await process.communicate()
     except asyncio.CancelledError:
         _kill(process)
         with contextlib.suppress(Exception):

@@ -236,7 +236,7 @@ async def read_load(argv: Sequence[str], timeout: float) -> float | None:
     except OSError:
         return None
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        output, _rest = await asyncio.wait_for(process.communicate(), timeout)
     except asyncio.TimeoutError:  # noqa: UP041 (not the builtin before Python 3.11)
         with contextlib.suppress(ProcessLookupError):
             process.kill()

@@ -140,7 +140,7 @@ class Nanny:
         wanted = self.health.in_table
         try:
             live = {} if self.kernel is None else {
-                d.key: d for d, _ in self.kernel.destinations(self.service, with_state=False)}
+                d.key: d for d, _stats in self.kernel.destinations(self.service, with_state=False)}
             current = live.get(self.destination.key)
             target = replace(self.destination, weight=self.health.weight)
             if wanted and current is None:

@@ -428,7 +428,7 @@ class Announcer:
     def _repeat(self, sock: socket.socket, frames: list[bytes], ip: str, device: str,
                 remaining: int, interval: float, cancel: threading.Event) -> None:
         with sock:
-            for _ in range(remaining):
+            for _attempt in range(remaining):
                 if cancel.wait(interval):
                     return
                 try:

@@ -92,5 +92,3 @@ class RecordingAnnouncer:
 
     def stop(self) -> None:
         self.net.record("Announcer.stop")
-
-

@@ -35,10 +35,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lvs_cluster._ipvs_model import Destination, Service
-from lvs_cluster._ipvs_netlink import DestinationState, IpvsNetlink
+from lvs_cluster._ipvs_netlink import IpvsNetlink
+
+if TYPE_CHECKING:
+    from lvs_cluster._ipvs_netlink import DestinationState
 
 from . import runtime
 

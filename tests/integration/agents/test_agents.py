@@ -74,7 +74,7 @@ def destinations(cluster: Cluster, router: str, port: int = 80) -> dict[str, int
 
 
 def served(cluster: Cluster, requests: int = 6) -> set[str | None]:
-    return {cluster.request() for _ in range(requests)}
+    return {cluster.request() for _attempt in range(requests)}
 
 
 def redeploy(cluster: Cluster, **settings) -> str:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A stand-in lvsd for pulse's tests: reports READY on --ready-fd, notes each SIGHUP in

@@ -101,7 +101,7 @@ class FullListener:
         self.sock.listen(0)
         self.port = self.sock.getsockname()[1]
         self.fillers = []
-        for _ in range(3):
+        for _attempt in range(3):
             filler = socket.socket()
             filler.setblocking(False)
             filler.connect_ex((HOST, self.port))
@@ -198,7 +198,7 @@ def test_regex_is_decided_at_4_kib_without_waiting_for_the_close():
     async def main():
         async def handle(reader, writer):
             await reader.read(1024)
-            for _ in range(10):
+            for _attempt in range(10):
                 writer.write(b"x" * 600)
                 await writer.drain()
                 await asyncio.sleep(0.01)
@@ -297,7 +297,7 @@ class _Echo(asyncio.DatagramProtocol):
 def test_udp_echo_and_silence():
     async def main():
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(_Echo, local_addr=(HOST, 0))
+        transport, _rest = await loop.create_datagram_endpoint(_Echo, local_addr=(HOST, 0))
         port = transport.get_extra_info("sockname")[1]
         try:
             echo = await run_check(spec(port, protocol="udp", send="PING", expect="PONG"))
@@ -440,7 +440,7 @@ def test_no_file_descriptor_leak():
         silent = await asyncio.start_server(lambda r, w: asyncio.sleep(5), HOST, 0)
         silent_port = silent.sockets[0].getsockname()[1]
         async with server, silent:
-            for _ in range(20):
+            for _attempt in range(20):
                 await run_check(spec(port))
                 await run_check(spec(port, send="x", expect="HTTP"))
                 await run_check(spec(port, send="x", expect="HT.P", use_regex=True))

@@ -28,8 +28,8 @@ def test_one_failure_removes_then_rise_successes_bring_back():
     health = ServerHealth(HealthPolicy(weight=1, rise=3))
     health.record(True, 0)
     assert health.record(False, 1, "connect: refused")
-    assert (health.in_table, health.state, health.last_result) == (False, "down",
-                                                                    "connect: refused")
+    assert (health.in_table, health.state, health.last_result) == (
+        False, "down", "connect: refused")
     assert not health.record(True, 2) and health.state == "rising"
     assert not health.record(True, 3)
     assert health.record(True, 4) and health.in_table

@@ -67,7 +67,7 @@ def test_legacy_codec():
 
 def test_sender_numbers_every_datagram():
     sender = hb.Sender(KEY, hb.ROLE_BACKUP, clock=Clock(), epoch=5)
-    first, second = (hb.decode(sender.message(True, BACKUP), KEY) for _ in range(2))
+    first, second = (hb.decode(sender.message(True, BACKUP), KEY) for _attempt in range(2))
     assert (first.sequence, second.sequence) == (1, 2)
     assert first.epoch == second.epoch == 5
     assert first.timestamp_ms == int(NOW * 1000)

@@ -128,7 +128,7 @@ class Harness:
 
     def dests(self, port=8080, address=VIP):
         service = Service("inet", "tcp", address, port)
-        return {d.address: d.weight for d, _ in self.kernel.destinations(service)}
+        return {d.address: d.weight for d, _stats in self.kernel.destinations(service)}
 
     def writes_since_mark(self):
         out = []
@@ -268,7 +268,7 @@ def test_removed_virtual_is_deleted_and_foreign_services_survive(tmp_path):
         await until(lambda: harness.dests(8081, "127.0.0.101") == {"127.0.0.3": 1})
         assert harness.reload(lvs_cf())
         harness.daemon.full_reconcile()
-        services = {s.key for s, _ in harness.kernel.services()}
+        services = {s.key for s, _stats in harness.kernel.services()}
         await harness.stop()
         await a.stop()
         await b.stop()
@@ -305,7 +305,7 @@ def test_slow_start_weights_with_an_injected_clock(tmp_path):
         harness = await Harness(tmp_path, lvs_cf((("a", "127.0.0.2", 100),)),
                                 clock=lambda: now[0]).start()
         seen = []
-        for _ in range(4):
+        for _attempt in range(4):
             await until(lambda: harness.dests().get("127.0.0.2") not in (None, *seen[-1:]))
             seen.append(harness.dests()["127.0.0.2"])
             now[0] += 20
@@ -344,7 +344,7 @@ def test_sigterm_leaves_the_table_and_clear_on_exit_deletes_ours(tmp_path):
         await until(lambda: harness.dests() == {"127.0.0.2": 1})
         await harness.stop()
         await a.stop()
-        return [s.key for s, _ in harness.kernel.services()]
+        return [s.key for s, _stats in harness.kernel.services()]
     assert run(main(False)) == [Service("inet", "tcp", VIP, 8080).key]
     assert run(main(True)) == []
 
@@ -359,7 +359,7 @@ def test_engine_failure_with_hard_shutdown_exits_1_and_deletes(tmp_path):
             code = await asyncio.wait_for(harness.task, 5)
         else:
             code = await harness.stop()
-        return code, [s.key for s, _ in harness.kernel.services()]
+        return code, [s.key for s, _stats in harness.kernel.services()]
     assert run(main(1)) == (1, [])
     assert run(main(0)) == (0, [Service("inet", "tcp", VIP, 8080).key])
 

@@ -32,8 +32,8 @@ def test_piranha_command_line_as_lvsd_built_it():
     n = nanny.Nanny(args, None)
     assert (n.service.address, n.service.port, n.destination.port) == (VIP, 80, 8080)
     assert n.destination.forwarding == "direct" and n.destination.weight == 100
-    assert (n.spec.port, n.spec.send, n.spec.expect, n.spec.use_regex) == (8080, b"GET /",
-                                                                         b"HTTP", True)
+    assert (n.spec.port, n.spec.send, n.spec.expect, n.spec.use_regex) == (
+        8080, b"GET /", b"HTTP", True)
     assert (n.health.policy.rise, n.health.policy.quiesce) == (6, True)
 
 
@@ -67,7 +67,7 @@ def test_up_down_cycle_and_sigterm_removes(tmp_path):
     service = Service("inet", "tcp", VIP, 7000)
 
     def weights():
-        return {d.address: d.weight for d, _ in kernel.destinations(service)}
+        return {d.address: d.weight for d, _stats in kernel.destinations(service)}
 
     async def until(condition, timeout=8.0):
         end = asyncio.get_running_loop().time() + timeout

@@ -165,7 +165,7 @@ class Lab:
         for worker in self.workers:
             worker.close()
         for namespace in (self.ns_a, self.ns_b):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
 
     def addresses(self, device: str = "a0") -> str:
         return self.ip(self.ns_a, "-o", "addr", "show", "dev", device)
@@ -473,7 +473,7 @@ def test_warm_is_idempotent_and_safe_from_threads() -> None:
     import threading
 
     announcer = Announcer()
-    threads = [threading.Thread(target=announcer.warm) for _ in range(4)]
+    threads = [threading.Thread(target=announcer.warm) for _attempt in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

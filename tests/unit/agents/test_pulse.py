@@ -89,9 +89,13 @@ class Node:
         self.stderr = open(self.dir / "stderr.log", "ab")  # noqa: SIM115 - closed in stop()
         with open(self.dir / "pulse.json", "w"):
             pass  # an empty file: status() is None until the new process writes
+        # pulse runs lvsd as a program: a wrapper runs the fake one with this interpreter
+        fake_lvsd = self.dir / "fake-lvsd"
+        fake_lvsd.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_LVSD}" "$@"\n')
+        fake_lvsd.chmod(0o755)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lvs_agents.pulse", "-n", "-v", "-c", str(self.config),
-             "--metrics", "off", "--lvsd", str(FAKE_LVSD), *extra],
+             "--metrics", "off", "--lvsd", str(fake_lvsd), *extra],
             env=env, stdout=self.stderr, stderr=self.stderr)
         return self
 
@@ -230,7 +234,7 @@ def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     }
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
         spoofer.bind((MASTER_IP, 0))  # the master's address, another port: source checks pass
-        for _ in range(3):
+        for _attempt in range(3):
             for data in datagrams.values():
                 spoofer.sendto(data, (BACKUP_IP, backup.port))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:

@@ -84,10 +84,10 @@ TABLE = {
     "stopped: active stays active": (MASTER, ACTIVE, STOPPED, ACTIVE, []),
     "stopped: active backup stays active": (BACKUP, ACTIVE, STOPPED, ACTIVE, []),
     "stopped: no tie-break needed (peer alive)": (TIEBREAKER, PENDING, STOPPED, ACTIVE, GO),
-    "stopped: starting backup gives the master a deadtime": (BACKUP, STARTING, STOPPED,
-                                                            STARTING, []),
-    "stopped: starting master activates at once": (MASTER, STARTING, STOPPED,
-                                                    replace(ACTIVE, starting=True), GO),
+    "stopped: starting backup gives the master a deadtime": (
+        BACKUP, STARTING, STOPPED, STARTING, []),
+    "stopped: starting master activates at once": (
+        MASTER, STARTING, STOPPED, replace(ACTIVE, starting=True), GO),
     # the backup's startup grace
     "grace over, master still stopped: backup activates": (BACKUP, replace(
         STARTING, peer="stopped"), GRACE_OVER, replace(ACTIVE, peer="stopped"), GO),
@@ -155,8 +155,8 @@ def run(options, events, state=IDLE):
 
 
 def test_cold_start_the_master_wins_whoever_speaks_first():
-    master, _ = ps.step(MASTER, IDLE, START)
-    backup, _ = ps.step(BACKUP, IDLE, START)
+    master, _rest = ps.step(MASTER, IDLE, START)
+    backup, _rest = ps.step(BACKUP, IDLE, START)
     backup, actions = ps.step(BACKUP, backup, STOPPED)  # the master's first word: no race
     assert not backup.active and actions == []
     master, actions = ps.step(MASTER, master, STOPPED)
@@ -221,7 +221,7 @@ EVENT_STRATEGY = st.sampled_from(
 @given(st.booleans(), st.booleans(), st.booleans(), st.lists(EVENT_STRATEGY, max_size=30))
 def test_invariants_over_any_sequence(master, failback, tiebreaker, events):
     options = Options(master=master, failback=failback, tiebreaker=tiebreaker)
-    state, _ = ps.step(options, IDLE, START)
+    state, _rest = ps.step(options, IDLE, START)
     for event in events:
         before = state
         state, actions = ps.step(options, state, event)

@@ -236,7 +236,7 @@ def test_metrics_of_a_healthy_active_router():
     assert sample(samples, "lvs_cluster_checks_total") == 100
     assert sample(samples, "lvs_cluster_check_failures_total") == 7
     web1 = {"virtual": "web", "server": "web1", "address": "10.254.0.21", "port": 80}
-    web2 = dict(web1, server="web2", address="10.254.0.22")
+    web2 = {**web1, "server": "web2", "address": "10.254.0.22"}
     assert sample(samples, "lvs_cluster_real_server_healthy", **web1) == 1
     assert sample(samples, "lvs_cluster_real_server_healthy", **web2) == 0
     assert sample(samples, "lvs_cluster_real_server_weight", **web1) == 1
@@ -350,10 +350,10 @@ def test_metrics_server_binds_loopback_by_default():
 
 
 def test_closed_metrics_server_frees_its_port():
-    server = status.start_metrics_server("127.0.0.1", 0, read_table=lambda: status.IpvsTable())
+    server = status.start_metrics_server("127.0.0.1", 0, read_table=status.IpvsTable)
     port = server.port
     server.close()
-    again = status.start_metrics_server("127.0.0.1", port, read_table=lambda: status.IpvsTable())
+    again = status.start_metrics_server("127.0.0.1", port, read_table=status.IpvsTable)
     again.close()
 
 
@@ -468,7 +468,7 @@ def test_status_without_permission_says_so(run_dir):
 
 def test_status_empty_table(run_dir):
     fresh_files(run_dir)
-    code, out = lvs_status(table=lambda: status.IpvsTable())
+    code, out = lvs_status(table=status.IpvsTable)
     assert code == 0 and "IPVS table: empty" in out
 
 
