@@ -45,6 +45,7 @@ from lvs_cluster._lvs_cf_model import LvsConfig, VirtualService
 from . import runtime
 from .checks import CheckResult, CheckSpec, Scheduler
 from .health import DEFAULT_STEP, HealthPolicy, ServerHealth, load_command, read_load
+from .status import service_label
 
 VERSION = "lvs.cluster lvsd 1.0"
 NAME = "lvsd"
@@ -486,7 +487,7 @@ class Lvsd:
         for state in self.virtuals.values():
             virtuals.append({
                 "name": state.virtual.name,
-                "service": _service_text(state.service),
+                "service": service_label(state.service),
                 "sorry_active": state.sorry_active(),
                 "servers": [_member_status(m) for m in state.members]
                 + ([_member_status(state.sorry)] if state.sorry else []),
@@ -503,13 +504,6 @@ class Lvsd:
             runtime.write_status(NAME, self.status())
         except OSError as error:
             log.debug("cannot write the status file: %s", error)
-
-
-def _service_text(service: Service) -> str:
-    if service.fwmark is not None:
-        return f"FWM {service.fwmark}"
-    host = f"[{service.address}]" if service.family == "inet6" else service.address
-    return f"{(service.protocol or '').upper()} {host}:{service.port}"
 
 
 def _member_status(member: Member) -> dict[str, object]:

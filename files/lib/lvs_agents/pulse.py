@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from lvs_cluster._lvs_cf_values import netmask_prefix_length
+
 from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
@@ -152,7 +154,8 @@ def prefix_length(mask: str | int | None, ip: str) -> int:
         return 32 if version == 4 else 128
     if isinstance(mask, int):
         return mask
-    return ipaddress.ip_network(f"0.0.0.0/{mask}").prefixlen
+    prefix = netmask_prefix_length(mask)  # the parser accepts contiguous masks only
+    return 32 if prefix is None else prefix
 
 
 def address_specs(config: Any, net: Any) -> list[Any]:

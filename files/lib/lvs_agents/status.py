@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import json
 import logging
 import math
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from lvs_cluster._ipvs_model import Destination, Service
 from lvs_cluster._ipvs_netlink import IpvsNetlink
+from lvs_cluster._lvs_cf_values import canonical_ip
 
 if TYPE_CHECKING:
     from lvs_cluster._ipvs_netlink import DestinationState
@@ -171,20 +171,13 @@ def service_key(text: object) -> tuple[Any, ...] | None:
         return None
     match = _SERVICE_TEXT.match(text)
     if match:
-        address = _canonical(match.group(2))
+        address = canonical_ip(match.group(2))
         return None if address is None else (match.group(1).lower(), address,
                                              int(match.group(3)))
     match = _FWMARK_TEXT.match(text)
     if match:
         return ("fwmark", "inet6" if match.group(2) else "inet", int(match.group(1)))
     return None
-
-
-def _canonical(address: object) -> str | None:
-    try:
-        return str(ipaddress.ip_address(str(address)))
-    except ValueError:
-        return None
 
 
 def key_of(service: Service) -> tuple[Any, ...]:
@@ -212,7 +205,7 @@ def health_index(lvsd: dict[str, Any] | None) -> dict[tuple[Any, ...], dict[tupl
         servers = index.setdefault(key, {})
         for server in _list(virtual.get("servers")):
             server = _dict(server)
-            address = _canonical(server.get("address"))
+            address = canonical_ip(str(server.get("address")))
             if address is not None:
                 servers[(address, _int(server.get("port")))] = ServerHealth(
                     str(virtual.get("name", "")), str(server.get("name", "")), server)
