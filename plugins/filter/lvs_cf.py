@@ -1,7 +1,9 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters lvs.cluster.lvs_cf_parse (lvs.cf text -> model dict) and lvs.cluster.lvs_cf_render
-(model dict -> canonical lvs.cf text). Documentation: lvs_cf_parse.yml, lvs_cf_render.yml."""
+"""Filters lvs.cluster.lvs_cf_parse (lvs.cf text -> model dict), lvs.cluster.lvs_cf_render
+(model dict -> canonical lvs.cf text) and lvs.cluster.lvs_cf_expected_table (lvs.cf text and
+lvsd's status -> the ipvs_table services a router should have). Documentation:
+lvs_cf_parse.yml, lvs_cf_render.yml, lvs_cf_expected_table.yml."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
 
 from ..module_utils._lvs_cf_errors import LvsCfError
+from ..module_utils._lvs_cf_expected import StatusError, expected_table
 from ..module_utils._lvs_cf_shells import (
     InternalError,
     canonical_text,
@@ -50,6 +53,22 @@ def lvs_cf_render(config):
     return text
 
 
+def lvs_cf_expected_table(content, status=None, source="lvs.cf"):
+    """lvs.cf text and lvsd's status (lvsd.json, or None when lvsd is not running) -> the
+    ``services`` of lvs.cluster.ipvs_table that the router's IPVS table should hold now."""
+    if not isinstance(content, (str, bytes)):
+        raise AnsibleFilterError(
+            f"lvs_cf_expected_table: expects lvs.cf text, got {type(content).__name__}")
+    try:
+        services, warnings = expected_table(
+            to_text(content, errors="surrogate_or_strict"), status, source)
+    except (LvsCfError, StatusError) as err:
+        raise AnsibleFilterError(f"lvs_cf_expected_table: {err}") from err
+    for warning in warnings:
+        display.warning(str(warning))
+    return services
+
+
 class FilterModule:
     """lvs.cf filters."""
 
@@ -57,4 +76,5 @@ class FilterModule:
         return {
             "lvs_cf_parse": lvs_cf_parse,
             "lvs_cf_render": lvs_cf_render,
+            "lvs_cf_expected_table": lvs_cf_expected_table,
         }

@@ -1,16 +1,23 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters lvs.cluster.lvs_cf_parse and lvs.cluster.lvs_cf_render."""
+"""Filters lvs.cluster.lvs_cf_parse, lvs.cluster.lvs_cf_render and
+lvs.cluster.lvs_cf_expected_table."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from plugins.filter import lvs_cf as filters
-from plugins.module_utils._lvs_cf_shells import canonical_text
+from plugins.module_utils._ipvs_model import Destination
+from plugins.module_utils._ipvs_module import table_from_params
+from plugins.module_utils._lvs_cf_expected import expected_ipvs
+from plugins.module_utils._lvs_cf_shells import canonical_text, load
+from plugins.modules import ipvs_table
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lvs_cf"
 
@@ -32,6 +39,7 @@ def test_filters_are_registered():
     assert registered == {
         "lvs_cf_parse": filters.lvs_cf_parse,
         "lvs_cf_render": filters.lvs_cf_render,
+        "lvs_cf_expected_table": filters.lvs_cf_expected_table,
     }
 
 
@@ -85,5 +93,102 @@ def test_render_rejects_non_mapping(shown):
 def test_warnings_are_displayed(example_b, shown):
     text = example_b.replace("deadtime = 12", "deadtime = 12\nkeepalive = 20")
     filters.lvs_cf_parse(text, "x.cf")
+    assert shown, "expected a warning"
+    assert all(w.startswith("x.cf") for w in shown)
+
+
+# --- lvs_cf_expected_table ---------------------------------------------------------------------
+
+def lvsd_status(*servers, sorry_active=False):
+    """lvsd.json with the web_bundle virtual of example B (fwmark 80, NAT)."""
+    entries = [{"name": name, "address": address, "port": 80, "healthy": state == "up",
+                "state": state, "weight": weight, "configured_weight": 40, "last_check": 1.0,
+                "last_result": "ok", "checks": 1, "failures": 0, "sorry": False}
+               for name, address, state, weight in servers]
+    return {"config": "/etc/sysconfig/ha/lvs.cf", "reloads": 0, "last_reconcile": 1.0,
+            "ready": True, "checks": {"total": 4, "failed": 1, "running": 0},
+            "virtuals": [{"name": "web_bundle", "service": "FWM 80", "sorry_active": sorry_active,
+                          "servers": entries}]}
+
+
+SLOW_AND_DOWN = lvsd_status(("app1", "10.20.0.11", "up", 5), ("app2", "10.20.0.12", "down", 0))
+
+
+def test_expected_table_example_output(example_b, shown):
+    services = filters.lvs_cf_expected_table(example_b, SLOW_AND_DOWN)
+    assert services[0] == {
+        "family": "inet", "fwmark": 80, "scheduler": "wlc", "persistence_timeout": 1800,
+        "one_packet": False, "scheduler_flags": [],
+        "destinations": [{"address": "10.20.0.11", "port": 80, "forwarding": "nat",
+                          "weight": 5, "upper_threshold": 0, "lower_threshold": 0,
+                          "tunnel_flags": []}]}
+    assert [(s.get("protocol"), s.get("port"), len(s["destinations"])) for s in services] == [
+        (None, None, 1), ("tcp", 25, 1), ("udp", 53, 2)]
+
+
+@pytest.mark.parametrize("status", [None, {}, SLOW_AND_DOWN])
+def test_expected_table_is_accepted_by_ipvs_table(example_b, shown, status):
+    """What the filter returns passes ipvs_table's argument spec unchanged and gives back the
+    same model objects."""
+    services = filters.lvs_cf_expected_table(example_b, status)
+    result = ArgumentSpecValidator(ipvs_table.argument_spec()).validate(
+        {"services": copy.deepcopy(services), "scope": "declared"})
+    assert result.error_messages == []
+    config, _warnings = load(content=example_b)
+    expected = expected_ipvs(config, status)
+    assert table_from_params(result.validated_parameters["services"]) == expected
+    assert table_from_params(services) == expected
+
+
+def test_expected_table_applies_the_verdicts(example_b, shown):
+    [bundle, _smtp, _dns] = table_from_params(
+        filters.lvs_cf_expected_table(example_b, SLOW_AND_DOWN)).values()
+    assert bundle == (Destination("10.20.0.11", 80, "nat", 5),)
+    [bundle, _smtp, _dns] = table_from_params(
+        filters.lvs_cf_expected_table(example_b)).values()
+    assert bundle == (Destination("10.20.0.11", 80, "nat", 40),
+                      Destination("10.20.0.12", 80, "nat", 40))
+
+
+def test_expected_table_does_not_mutate_the_status(example_b, shown):
+    status = copy.deepcopy(SLOW_AND_DOWN)
+    filters.lvs_cf_expected_table(example_b, status)
+    assert status == SLOW_AND_DOWN
+
+
+def test_expected_table_accepts_bytes(example_b, shown):
+    assert filters.lvs_cf_expected_table(example_b.encode(), SLOW_AND_DOWN) == \
+        filters.lvs_cf_expected_table(example_b, SLOW_AND_DOWN)
+
+
+def test_expected_table_error_has_the_source_and_line(shown):
+    with pytest.raises(AnsibleFilterError) as err:
+        filters.lvs_cf_expected_table("service = lvs\nweight = 3\n", None, "files/lvs.cf")
+    assert "lvs_cf_expected_table: files/lvs.cf line 2" in str(err.value)
+
+
+@pytest.mark.parametrize("status", [[], "lvsd.json", 3])
+def test_expected_table_rejects_a_status_that_is_not_a_mapping(example_b, shown, status):
+    with pytest.raises(AnsibleFilterError,
+                       match=r"^lvs_cf_expected_table: status: lvsd's status \(a dictionary"):
+        filters.lvs_cf_expected_table(example_b, status)
+
+
+def test_expected_table_names_the_bad_status_entry(example_b, shown):
+    status = copy.deepcopy(SLOW_AND_DOWN)
+    status["virtuals"][0]["servers"][1]["state"] = "sick"
+    with pytest.raises(AnsibleFilterError,
+                       match=r"status\.virtuals\[0\]\.servers\[1\]\.state: one of up"):
+        filters.lvs_cf_expected_table(example_b, status)
+
+
+def test_expected_table_rejects_non_text(shown):
+    with pytest.raises(AnsibleFilterError, match="expects lvs.cf text, got dict"):
+        filters.lvs_cf_expected_table({"service": "lvs"})
+
+
+def test_expected_table_warnings_are_displayed(example_b, shown):
+    filters.lvs_cf_expected_table(example_b.replace("weight = 1\n", "weight = 0\n", 1), None,
+                                  "x.cf")
     assert shown, "expected a warning"
     assert all(w.startswith("x.cf") for w in shown)
