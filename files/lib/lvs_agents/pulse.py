@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lvsd", default=None,
                         help="lvsd program (default: lvsd next to this program, else "
                              f"{DEFAULT_LVSD})")
+    parser.add_argument("--lvsd-option", action="append", default=[], metavar="OPTION",
+                        help="one more argument for lvsd, e.g. --lvsd-option=--resync=60 "
+                             "(repeat for several)")
     parser.add_argument("--fos", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=VERSION)
     parser.add_argument("--legacy-heartbeat", action="store_true",
@@ -237,8 +241,9 @@ class Lvsd:
     restarted after a back-off when it exits."""
 
     def __init__(self, program: str, config_path: str, verbose: bool,
-                 selector: selectors.BaseSelector) -> None:
+                 selector: selectors.BaseSelector, options: Sequence[str] = ()) -> None:
         self.program = program
+        self.options = list(options)
         self.config_path = config_path
         self.verbose = verbose
         self.selector = selector
@@ -253,7 +258,7 @@ class Lvsd:
     def start(self) -> None:
         read_end, write_end = os.pipe()
         command = [self.program, "--nodaemon", "-c", self.config_path,
-                   "--ready-fd", str(write_end)] + (["-v"] if self.verbose else [])
+                   "--ready-fd", str(write_end)] + (["-v"] if self.verbose else []) + self.options
         self.restart_at = None
         try:
             # systemd accepts notifications from pulse only (NotifyAccess=main); lvsd tells
@@ -427,7 +432,8 @@ class Pulse:
             self.metrics = start_metrics(*self.args.metrics_address)
         if not self.args.norun:
             program = self.args.lvsd or default_lvsd(sys.argv[0])
-            self.lvsd = Lvsd(program, self.args.configfile, self.args.verbose, self.selector)
+            self.lvsd = Lvsd(program, self.args.configfile, self.args.verbose, self.selector,
+                             self.args.lvsd_option)
             self.lvsd.start()
 
     def _warm(self) -> None:
@@ -779,15 +785,33 @@ class Pulse:
         added = [spec for spec in vips if spec not in self.vips]
         self.config, self.vips = config, vips
         self.verifier.window_ms = int(self.window() * 1000)
+        restored = self.reassert_addresses(dropped)
+        log.info("reloaded %s: %d address(es), %d added, %d dropped, %d restored",
+                 self.args.configfile, len(vips), len(added), len(dropped), restored)
+        self.dirty = True
+
+    def reassert_addresses(self, dropped: list[Any]) -> int:
+        """A reload also corrects addresses changed by hand: the active router gets back every
+        VIP it lacks (and announces it), the standby loses any VIP it holds. Returns how many
+        addresses were restored or removed, not counting ``dropped`` ones."""
+        fixed = 0
         if self.holding:
             for spec in dropped:
                 self.change_address("remove_address", spec)
-            for spec in added:
+            for spec in self.vips:
+                if self.args.norun or self.net_call("has_address", spec) is not False:
+                    continue
                 self.change_address("ensure_address", spec)
                 self.announce(spec)
-        log.info("reloaded %s: %d address(es), %d added, %d dropped", self.args.configfile,
-                 len(vips), len(added), len(dropped))
-        self.dirty = True
+                fixed += 1
+        else:
+            for spec in [*dropped, *self.vips]:
+                if self.args.norun or self.net_call("has_address", spec) is not True:
+                    continue
+                log.warning("standby holds %s: removing it", spec.ip)
+                self.change_address("remove_address", spec)
+                fixed += 1
+        return fixed
 
     # --- outputs --------------------------------------------------------------------------
 

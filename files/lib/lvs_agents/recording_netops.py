@@ -56,7 +56,23 @@ class RecordingNetops:
         return self.record("remove_address", removed, ip=spec.ip, label=spec.label)
 
     def has_address(self, spec: FakeAddressSpec) -> bool:
+        self._hand_edits()
         return spec.ip in self.addresses
+
+    def _hand_edits(self) -> None:
+        """``<log>.hand-del`` / ``<log>.hand-add`` (one address per line): addresses removed or
+        added by hand behind pulse's back; applied once, then the file is deleted."""
+        for suffix, change in ((".hand-del", self.addresses.discard),
+                               (".hand-add", self.addresses.add)):
+            path = self.log_path + suffix
+            try:
+                with open(path) as stream:
+                    addresses = stream.read().split()
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            for address in addresses:
+                change(address)
 
     def link_is_up(self, device: str) -> bool:
         return not os.path.exists(f"{self.log_path}.linkdown")

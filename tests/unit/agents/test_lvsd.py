@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -234,8 +235,11 @@ def test_reload_keeps_unchanged_destinations_and_edits_in_place(tmp_path):
                                 preload={other: (Destination("10.9.9.9", 80),)}).start()
         await until(lambda: harness.dests() == {"127.0.0.2": 1, "127.0.0.3": 1})
         harness.set_mark()
+        before = time.time()
         assert harness.reload(lvs_cf(servers))  # same file
         assert harness.writes_since_mark() == []
+        status = harness.daemon.status()
+        assert status["reloads"] == 1 and before <= status["reloaded_at"] <= time.time()
         harness.set_mark()
         edited = (("a", "127.0.0.2", 1), ("b", "127.0.0.3", 4))
         assert harness.reload(lvs_cf(edited, scheduler="rr", second_virtual=True))

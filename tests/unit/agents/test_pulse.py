@@ -414,3 +414,31 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit):
         pulse.parse_args(["--tiebreaker", "gateway"])
     assert "--tiebreaker gateway: not an IP address" in capsys.readouterr().err
+
+
+def test_sighup_restores_a_vip_removed_by_hand_and_clears_one_added_on_the_standby(cluster):
+    master, backup = start_pair(cluster)
+    Path(str(master.netlog) + ".hand-del").write_text("10.254.0.100\n")
+    Path(str(backup.netlog) + ".hand-add").write_text("10.254.0.100\n")
+    announced = len(master.calls("Announcer.announce"))
+    master.signal(signal.SIGHUP)
+    backup.signal(signal.SIGHUP)
+    wait_for(lambda: "1 restored" in master.log(), what="the master's reload")
+    wait_for(lambda: "standby holds 10.254.0.100" in backup.log(), what="the backup's reload")
+    ensured = [call for call in master.calls("ensure_address") if call["result"]]
+    assert ensured and ensured[-1]["args"]["ip"] == "10.254.0.100"
+    assert len(master.calls("Announcer.announce")) == announced + 1
+    removed = [call for call in backup.calls("remove_address") if call["result"]]
+    assert removed and removed[-1]["args"]["ip"] == "10.254.0.100"
+    assert master.state() == "active" and backup.state() == "standby"
+
+
+def test_lvsd_options_are_passed_on(cluster):
+    node = cluster["master"].start("--lvsd-option=--resync=600", "--lvsd-option=-x")
+    wait_for(lambda: "start" in _fake_lvsd_log(node), what="lvsd started")
+    assert " --resync=600 -x" in _fake_lvsd_log(node)
+
+
+def _fake_lvsd_log(node):
+    path = node.dir / "fake-lvsd.log"
+    return path.read_text() if path.exists() else ""
