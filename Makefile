@@ -1,4 +1,5 @@
 # lvs.cluster — the stable interface (see README.md).
+#   make demo       boot the lab, roll out a cluster with lvs.cluster.site, show it, drill a failover
 #   make test       everything CI runs: lint, unit, sanity, build, lab and Molecule on UML guests
 #   make lab-up     boot the default lab topology (5 UML guests); make lab-down removes it all
 SHELL := /bin/bash
@@ -9,10 +10,11 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
-.PHONY: help host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
+.PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
 	lab-status bench-reconcile bench-failover bench-checks clean
 
 help:
+	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
 	@echo "make test      run everything CI runs (installs what it needs)"
 	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
 	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
@@ -32,6 +34,11 @@ venv: host-deps $(VENV)/.installed
 
 test: venv
 	@bash tools/run-tests.sh
+
+# Boot the default lab (or reuse it), run lvs.cluster.site, show the table, the request spread
+# and a failover drill. make lab-down removes the lab.
+demo: venv
+	@bash tools/demo.sh
 
 lint: venv
 	ruff check .

@@ -247,7 +247,7 @@ class Lvsd:
         self.step = step
         self.ready_fd = ready_fd
         self.reloads = 0
-        self.reloaded_at: float | None = None  # wall clock of the last successful reload
+        self.config_loaded_at = time.time()  # wall clock: when the running lvs.cf was read
         self.last_reconcile: float | None = None
         self.exit_code = 0
         self.ready = False
@@ -423,7 +423,7 @@ class Lvsd:
         self.virtuals = build_virtuals(config, self.members, self.step)
         self.members = self._index_members()
         self.reloads += 1
-        self.reloaded_at = time.time()
+        self.config_loaded_at = time.time()
         self.set_timeouts(previous)
         self.scheduler.update({key: m.spec for key, m in self.members.items()})
         self.full_reconcile()
@@ -495,7 +495,7 @@ class Lvsd:
                 + ([_member_status(state.sorry)] if state.sorry else []),
             })
         return {"config": self.config_path, "reloads": self.reloads,
-                "reloaded_at": self.reloaded_at,
+                "config_loaded_at": self.config_loaded_at,
                 "last_reconcile": self.last_reconcile, "ready": self.ready,
                 "virtuals": virtuals,
                 "checks": {"total": self.scheduler.total, "failed": self.scheduler.failed,

@@ -239,7 +239,7 @@ def test_reload_keeps_unchanged_destinations_and_edits_in_place(tmp_path):
         assert harness.reload(lvs_cf(servers))  # same file
         assert harness.writes_since_mark() == []
         status = harness.daemon.status()
-        assert status["reloads"] == 1 and before <= status["reloaded_at"] <= time.time()
+        assert status["reloads"] == 1 and before <= status["config_loaded_at"] <= time.time()
         harness.set_mark()
         edited = (("a", "127.0.0.2", 1), ("b", "127.0.0.3", 4))
         assert harness.reload(lvs_cf(edited, scheduler="rr", second_virtual=True))
