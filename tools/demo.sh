@@ -41,6 +41,7 @@ say "the IPVS table of the active router ($active)"
 ssh_to "$active" ipvsadm -Ln
 
 say "20 requests from the client to the VIP http://10.254.0.100/"
+# shellcheck disable=SC2016  # expanded on the client, not here
 ssh_to client 'for i in $(seq 20); do curl -s --max-time 2 http://10.254.0.100/ || echo failed; done | sort | uniq -c'
 
 say "failover drill: ansible-playbook lvs.cluster.failover_drill"

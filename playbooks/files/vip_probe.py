@@ -88,7 +88,7 @@ def probe(host: str, port: int, interval: float, timeout: float, duration: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--target", required=True, help="VIP:PORT ([IPv6]:PORT)")
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--timeout", type=float, default=0.2)

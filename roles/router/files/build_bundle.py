@@ -100,7 +100,7 @@ def build(files: dict[str, tuple[bytes, int]]) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--collection", required=True, type=Path, help="the collection's root")
     parser.add_argument("--cache", required=True, type=Path, help="where bundles and wheels go")
     parser.add_argument("--wheel", action="append", default=[], type=Path)
