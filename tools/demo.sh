@@ -11,7 +11,7 @@ inventory=(-i ".lab/$LAB/inventory.yml" -i lab/cluster/inventory)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Ansible runs on this host (it reaches the guests through the lab namespace), so the router
 # role can download the agents' wheels here once; the guests have no internet access.
-playbook() { ANSIBLE_CONFIG=".lab/$LAB/ansible.cfg" ansible-playbook "${inventory[@]}" "$@"; }
+playbook() { PYTHONWARNINGS=ignore ANSIBLE_CONFIG=".lab/$LAB/ansible.cfg" ansible-playbook "${inventory[@]}" "$@"; }
 ssh_to() { local host=$1; shift; LAB_NAME=$LAB "$labctl" ssh "$host" -- "$@"; }
 
 if LAB_NAME=$LAB "$labctl" status >/dev/null 2>&1 && ssh_to lvs1 true 2>/dev/null; then
