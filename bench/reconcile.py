@@ -6,9 +6,9 @@
 Two modes (standard library only; see bench/README.md):
 
   reconcile.py measure --engine DIR --out FILE.json [--services 1000 --dests 4 --runs 5]
-      Runs ON the guest, as root. DIR is a package directory holding copies of
-      plugins/module_utils/_ipvs_*.py and an __init__.py; without --engine the package
-      ``lvs_ipvs`` is imported from PYTHONPATH. It clears and rewrites the IPVS table.
+      Runs ON the guest, as root. DIR is a copy of the core package
+      plugins/module_utils/lvs_cluster; without --engine the package ``lvs_cluster`` is
+      imported from PYTHONPATH. It clears and rewrites the IPVS table.
 
   reconcile.py report FILE.json
       Prints the table of a result; the last lines are the ratios ours/anchor.
@@ -47,7 +47,7 @@ from pathlib import Path
 GOALS = {"full_apply": 0.1, "noop": 0.3, "changed10": 0.1}
 RATIO_NAMES = {"changed10": "changed10_vs_restore", "full_apply": "full_apply_vs_restore",
                "noop": "noop_vs_save"}
-PACKAGE = "lvs_ipvs"
+PACKAGE = "lvs_cluster"
 clock = time.perf_counter
 
 
@@ -63,9 +63,9 @@ class Engine:
             sys.path.insert(0, str(path.parent))
             name = path.name
         self.package = name
-        self.model = importlib.import_module(f"{name}._ipvs_model")
-        self.nl = importlib.import_module(f"{name}._ipvs_netlink")
-        self.rc = importlib.import_module(f"{name}._ipvs_reconcile")
+        self.model = importlib.import_module(f"{name}.ipvs.model")
+        self.nl = importlib.import_module(f"{name}.ipvs.netlink")
+        self.rc = importlib.import_module(f"{name}.ipvs.reconcile")
 
 
 def build_desired(engine: Engine, services: int, dests: int) -> dict:
@@ -310,9 +310,9 @@ class Bench:
 
     # informational
     def startup(self) -> dict:
-        parent = str(Path(self.e.nl.__file__).resolve().parent.parent)
+        parent = str(Path(self.e.nl.__file__).resolve().parents[2])
         code = (f"import sys; sys.path.insert(0, {parent!r}); "
-                f"import {self.e.package}._ipvs_reconcile")
+                f"import {self.e.package}.ipvs.reconcile")
         bare = [run_process([sys.executable, "-c", "pass"]) for _ in range(self.args.runs)]
         engine = [run_process([sys.executable, "-c", code]) for _ in range(self.args.runs)]
         return {"python_bare": summary(bare), "python_import_engine": summary(engine)}
@@ -533,7 +533,7 @@ def guest_meta(args: argparse.Namespace, engine: Engine) -> dict:
     version = subprocess.run(["ipvsadm", "--version"], capture_output=True, text=True)
     engine_dir = Path(engine.nl.__file__).resolve().parent
     digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-               for path in sorted(engine_dir.glob("_ipvs_*.py"))}
+               for path in sorted(engine_dir.rglob("*.py"))}
     return {
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "kernel": platform.release(), "python": platform.python_version(),
@@ -631,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode", required=True)
     p_measure = sub.add_parser("measure", help="run the benchmark (on the guest, as root)")
-    p_measure.add_argument("--engine", help="package directory with the _ipvs_*.py copies "
+    p_measure.add_argument("--engine", help="a copy of the core package lvs_cluster "
                            f"(default: import {PACKAGE} from PYTHONPATH)")
     p_measure.add_argument("--out", required=True, help="JSON result file")
     p_measure.add_argument("--workdir", default="/tmp/lvsbench-work")

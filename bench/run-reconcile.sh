@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark the IPVS reconcile engine against ipvsadm in one UML guest (see bench/README.md).
 #
-# Boots the lab `bench` (router topology: lvs1 alone), copies plugins/module_utils/_ipvs_*.py
+# Boots the lab `bench` (router topology: lvs1 alone), copies the core package plugins/module_utils/lvs_cluster
 # into a package on the guest, runs bench/reconcile.py there, copies the JSON result to
 # bench/results/reconcile-<UTC timestamp>.json, takes the lab down (always: on success, on
 # failure and on interrupt) and prints the report. Extra arguments go to `reconcile.py measure`
@@ -49,13 +49,13 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- plugins/module_utils 2>/dev/null; then
   commit="$commit+dirty"
 fi
-on_guest "rm -rf $remote && mkdir -p $remote/lvs_ipvs && touch $remote/lvs_ipvs/__init__.py"
-scp -q -F "$ssh_config" plugins/module_utils/_ipvs_*.py "$guest:$remote/lvs_ipvs/"
+on_guest "rm -rf $remote && mkdir -p $remote"
+tar -C plugins/module_utils --exclude=__pycache__ -cf - lvs_cluster | on_guest "tar -C $remote -xf -"
 scp -q -F "$ssh_config" bench/reconcile.py "$guest:$remote/"
 host_load=$(cut -d' ' -f1-3 /proc/loadavg)
 on_guest "cd $remote && BENCH_ENGINE_COMMIT=$commit BENCH_HOST_LOADAVG='$host_load'" \
   "python3 reconcile.py measure" \
-  "--engine $remote/lvs_ipvs --out $remote/result.json $*"
+  "--engine $remote/lvs_cluster --out $remote/result.json $*"
 scp -q -F "$ssh_config" "$guest:$remote/result.json" "$out"
 python3 - "$out" "$profile" <<'EOF'
 import json, sys

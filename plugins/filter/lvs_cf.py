@@ -13,9 +13,9 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
 
-from ..module_utils._lvs_cf_errors import LvsCfError
-from ..module_utils._lvs_cf_expected import StatusError, expected_table
-from ..module_utils._lvs_cf_shells import (
+from ..module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from ..module_utils.lvs_cluster.lvs_cf.expected import StatusError, expected_table
+from ..module_utils.lvs_cluster.lvs_cf.shells import (
     InternalError,
     canonical_text,
 )

@@ -141,9 +141,9 @@ operations:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils import _ipvs_module as ipvs
-from ..module_utils import _ipvs_netlink as nl
-from ..module_utils import _ipvs_reconcile as rc
+from ..module_utils.lvs_cluster.ipvs import netlink as nl
+from ..module_utils.lvs_cluster.ipvs import params as ipvs
+from ..module_utils.lvs_cluster.ipvs import reconcile as rc
 
 
 def main():

@@ -203,7 +203,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ..module_utils._kernel_params import (
+from ..module_utils.lvs_cluster.kernel_params import (
     MODULES_FILE,
     SYSCTL_FILE,
     KernelParamsError,

@@ -267,8 +267,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-from ..module_utils._lvs_cf_errors import LvsCfError
-from ..module_utils._lvs_cf_shells import canonical_text, error_details
+from ..module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from ..module_utils.lvs_cluster.lvs_cf.shells import canonical_text, error_details
 
 
 def read_file(module, path):

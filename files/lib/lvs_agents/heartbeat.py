@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from lvs_cluster.vocabulary import unmapped
+
 MAGIC = b"LVSH"
 VERSION = 1
 STATE_STOPPED, STATE_RUNNING = 0, 1
@@ -70,14 +72,6 @@ class Heartbeat:
     legacy: bool = False
 
 
-def canonical_address(address: str) -> str:
-    """The address as ``ipaddress`` prints it (so "10.0.0.1" and an IPv4-mapped form agree)."""
-    parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        return str(parsed.ipv4_mapped)
-    return str(parsed)
-
-
 def _address_bytes(address: str) -> bytes:
     parsed = ipaddress.ip_address(address)
     if isinstance(parsed, ipaddress.IPv4Address):
@@ -86,7 +80,7 @@ def _address_bytes(address: str) -> bytes:
 
 
 def _address_text(packed: bytes) -> str:
-    return canonical_address(str(ipaddress.IPv6Address(packed)))
+    return unmapped(str(ipaddress.IPv6Address(packed)))
 
 
 def _mac(key: bytes, body: bytes) -> bytes:
@@ -235,7 +229,7 @@ class Verifier:
     def __init__(self, key: bytes | None, peers: Iterable[str], window: float = 2.0,
                  legacy: bool = False, clock: Callable[[], float] = time.time) -> None:
         self.key = key
-        self.peers = {canonical_address(peer) for peer in peers}
+        self.peers = {unmapped(peer) for peer in peers}
         self.window_ms = int(window * 1000)
         self.legacy = legacy
         self.clock = clock
@@ -256,7 +250,7 @@ class Verifier:
     def verify(self, data: bytes, source: str) -> Heartbeat:
         """Like ``check`` but raising Rejected, for callers that want the reason."""
         try:
-            source = canonical_address(source)
+            source = unmapped(source)
         except ValueError:
             raise Rejected("unknown_source", f"source {source!r}") from None
         legacy = decode_legacy(data)

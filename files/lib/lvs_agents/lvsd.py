@@ -30,17 +30,17 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 
-from lvs_cluster import _ipvs_netlink as nl
-from lvs_cluster._ipvs_model import Destination, DestinationKey, Service, ServiceKey
-from lvs_cluster._ipvs_reconcile import ApplyError, Operation, Plan, Scope, plan
-from lvs_cluster._ipvs_reconcile import apply as apply_plan
-from lvs_cluster._lvs_cf_errors import LvsCfError
-from lvs_cluster._lvs_cf_ipvs import (
+from lvs_cluster.ipvs import netlink as nl
+from lvs_cluster.ipvs.model import Destination, DestinationKey, Service, ServiceKey
+from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan, Scope, plan
+from lvs_cluster.ipvs.reconcile import apply as apply_plan
+from lvs_cluster.lvs_cf.errors import LvsCfError
+from lvs_cluster.lvs_cf.ipvs import (
     destination_for_server,
     service_for_virtual,
     sorry_destination,
 )
-from lvs_cluster._lvs_cf_model import LvsConfig, VirtualService
+from lvs_cluster.lvs_cf.model import LvsConfig, VirtualService
 
 from . import runtime
 from .checks import CheckResult, CheckSpec, Scheduler

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import signal
 import sys
@@ -25,10 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from lvs_cluster import _ipvs_netlink as nl
-from lvs_cluster._ipvs_model import Destination, Service
-from lvs_cluster._ipvs_reconcile import ApplyError, Operation, Plan
-from lvs_cluster._ipvs_reconcile import apply as apply_plan
+from lvs_cluster.ipvs import netlink as nl
+from lvs_cluster.ipvs.model import Destination, Service
+from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan
+from lvs_cluster.ipvs.reconcile import apply as apply_plan
+from lvs_cluster.vocabulary import canonical_ip, family_of
 
 from . import runtime
 from .checks import CheckResult, CheckSpec, Scheduler
@@ -86,15 +86,15 @@ class UsageError(Exception):
 
 
 def _address(text: str | None, what: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text or ""))
-    except ValueError:
-        raise UsageError(f"{what}: an IP address is required, got {text!r}") from None
+    address = canonical_ip(text or "")
+    if address is None:
+        raise UsageError(f"{what}: an IP address is required, got {text!r}")
+    return address
 
 
 def service_and_destination(args: argparse.Namespace) -> tuple[Service, Destination]:
     server = _address(args.server, "-h/--server")
-    family = "inet6" if ":" in server else "inet"
+    family = family_of(server)
     method = args.method.lstrip("-")
     if method not in METHODS:
         raise UsageError(f"-M/--method: m, g or i expected, got {args.method!r}")

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lvs_cluster._ipvs_netlink import attr, parse_attrs
+from lvs_cluster.ipvs.netlink import attr, parse_attrs
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import logging
 import os
 import queue
@@ -39,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lvs_cluster._lvs_cf_values import netmask_prefix_length
+from lvs_cluster.vocabulary import canonical_ip, host_prefix_length, netmask_prefix_length, unmapped
 
 from . import heartbeat as hb
 from . import pulse_state as ps
@@ -115,9 +114,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         except ValueError as error:
             parser.error(f"--metrics {args.metrics}: {error}")
     for address in args.tiebreaker:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
+        if canonical_ip(address) is None:
             parser.error(f"--tiebreaker {address}: not an IP address")
     return args
 
@@ -153,13 +150,12 @@ def load_netops() -> Any:
 def prefix_length(mask: str | int | None, ip: str) -> int:
     """``vip_nmask``/``nat_nmask`` (dotted or a prefix length) as a prefix length; unset means
     a host address (/32, /128), not Piranha's classful guess (G5)."""
-    version = ipaddress.ip_address(ip).version
     if mask is None:
-        return 32 if version == 4 else 128
+        return host_prefix_length(ip)
     if isinstance(mask, int):
         return mask
     prefix = netmask_prefix_length(mask)  # the parser accepts contiguous masks only
-    return 32 if prefix is None else prefix
+    return host_prefix_length(ip) if prefix is None else prefix
 
 
 def address_specs(config: Any, net: Any) -> list[Any]:
@@ -171,7 +167,7 @@ def address_specs(config: Any, net: Any) -> list[Any]:
     if config.network == "nat" and config.nat_router is not None:
         wanted.append((config.nat_router, config.nat_nmask, "nat_router"))
     for address, mask, where in wanted:
-        ip = hb.canonical_address(address.ip)
+        ip = unmapped(address.ip)
         if ip in seen:
             continue
         seen.add(ip)
@@ -202,8 +198,8 @@ class Paths:
 
 def heartbeat_paths(config: Any, host: dict[str, str]) -> Paths:
     """Master if ``primary`` is any address of this host; which addresses we bind and send to."""
-    primary = hb.canonical_address(config.primary)
-    backup = hb.canonical_address(config.backup) if config.backup else None
+    primary = unmapped(config.primary)
+    backup = unmapped(config.backup) if config.backup else None
     master = primary in host
     if not master and (backup is None or backup not in host):
         raise UsageError(f"neither primary {primary} nor backup {backup or '(unset)'} is an "
@@ -223,7 +219,7 @@ def heartbeat_paths(config: Any, host: dict[str, str]) -> Paths:
 
 
 def _canonical(address: str | None) -> str | None:
-    return hb.canonical_address(address) if address else None
+    return unmapped(address) if address else None
 
 
 def check_config(config: Any) -> None:
@@ -681,7 +677,7 @@ class Pulse:
             self.net.sync_daemon(state, interface, sync_id)
             return
         try:
-            from lvs_cluster._ipvs_netlink import IpvsNetlink, SyncDaemon  # noqa: PLC0415
+            from lvs_cluster.ipvs.netlink import IpvsNetlink, SyncDaemon  # noqa: PLC0415
 
             with IpvsNetlink() as ipvs:
                 for old in ("backup", "master"):
@@ -934,7 +930,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]] | int:
     config = runtime.load_config(args.configfile)
     check_config(config)
     net = load_netops()
-    host = {hb.canonical_address(a): d for a, d in net.local_addresses().items()}
+    host = {unmapped(a): d for a, d in net.local_addresses().items()}
     paths = heartbeat_paths(config, host)
     if not paths.master and not config.backup_active:
         log.info("backup is marked inactive (backup_active = 0): exiting")

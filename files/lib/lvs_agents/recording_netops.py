@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import heartbeat as hb
+from lvs_cluster.vocabulary import unmapped
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class RecordingNetops:
         self.record("sync_daemon", None, state=state, interface=interface, sync_id=sync_id)
 
     def local_addresses(self) -> dict[str, str]:
-        return {hb.canonical_address(address): "lo" for address in self.local}
+        return {unmapped(address): "lo" for address in self.local}
 
 
 class RecordingAnnouncer:

@@ -25,9 +25,9 @@ import tempfile
 import time
 from typing import Any
 
-from lvs_cluster._lvs_cf_errors import LvsCfError
-from lvs_cluster._lvs_cf_model import LvsConfig
-from lvs_cluster._lvs_cf_parser import parse_lvs_cf
+from lvs_cluster.lvs_cf.errors import LvsCfError
+from lvs_cluster.lvs_cf.model import LvsConfig
+from lvs_cluster.lvs_cf.parser import parse_lvs_cf
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
 DEFAULT_RUN_DIR = "/run/lvs-cluster"

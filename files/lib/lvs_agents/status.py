@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TextIO
 
-from lvs_cluster._ipvs_model import Destination, Service
-from lvs_cluster._ipvs_netlink import IpvsNetlink
-from lvs_cluster._lvs_cf_values import canonical_ip
+from lvs_cluster.ipvs.model import Destination, Service
+from lvs_cluster.ipvs.netlink import IpvsNetlink
+from lvs_cluster.vocabulary import canonical_ip
 
 if TYPE_CHECKING:
-    from lvs_cluster._ipvs_netlink import DestinationState
+    from lvs_cluster.ipvs.netlink import DestinationState
 
 from . import runtime
 

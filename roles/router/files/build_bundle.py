@@ -42,10 +42,13 @@ def _info(name: str, mode: int, size: int = 0, kind: bytes = tarfile.REGTYPE,
 def collection_files(root: Path) -> dict[str, tuple[bytes, int]]:
     """Archive name -> (content, mode) for the collection's own files."""
     files: dict[str, tuple[bytes, int]] = {}
-    for source, package in ((root / "plugins" / "module_utils", "lvs_cluster"),
-                            (root / "files" / "lib" / "lvs_agents", "lvs_agents")):
-        for path in sorted(source.glob("*.py")):
-            files[f"{LIB}/{package}/{path.name}"] = (path.read_bytes(), 0o644)
+    # The two packages as they are in the collection: the core (the same folder the modules
+    # import) and the agents, subpackages included.
+    for source in (root / "plugins" / "module_utils" / "lvs_cluster",
+                   root / "files" / "lib" / "lvs_agents"):
+        for path in sorted(source.rglob("*.py")):
+            name = path.relative_to(source.parent).as_posix()
+            files[f"{LIB}/{name}"] = (path.read_bytes(), 0o644)
     files["usr/sbin/lvs-cluster"] = ((root / "files" / "bin" / "lvs-cluster").read_bytes(), 0o755)
     unit = root / "files" / "systemd" / "lvs-cluster-pulse.service"
     files[f"usr/lib/systemd/system/{unit.name}"] = (unit.read_bytes(), 0o644)

@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 LAUNCHER = REPO / "files" / "bin" / "lvs-cluster"
-CORE = REPO / "plugins" / "module_utils"
+CORE = REPO / "plugins" / "module_utils" / "lvs_cluster"
 AGENTS = REPO / "files" / "lib" / "lvs_agents"
 EXAMPLE = REPO / "tests" / "unit" / "fixtures" / "lvs_cf" / "example_a.cf"
 COMMANDS = ("pulse", "lvsd", "nanny", "send_arp", "lvs-status", "lvs-cf")
@@ -41,10 +41,9 @@ def empty_run_dir(tmp_path):
 def install(prefix, agent_modules=None):
     """The role's layout under ``prefix``: lib/lvs-cluster/{lvs_cluster,lvs_agents}, sbin/."""
     library = prefix / "lib" / "lvs-cluster"
-    (library / "lvs_cluster").mkdir(parents=True)
+    library.mkdir(parents=True)
+    shutil.copytree(CORE, library / "lvs_cluster", ignore=shutil.ignore_patterns("__pycache__"))
     (library / "lvs_agents").mkdir()
-    for source in CORE.glob("*.py"):
-        shutil.copy(source, library / "lvs_cluster" / source.name)
     for source in AGENTS.glob("*.py"):
         if agent_modules is None or source.stem in agent_modules:
             shutil.copy(source, library / "lvs_agents" / source.name)
@@ -120,9 +119,13 @@ def test_installed_layout(tmp_path, empty_run_dir):
     assert launch(prefix / "sbin" / "lvs-cf", "check", EXAMPLE).returncode == 0
 
 
-def test_installed_layout_with_package_inits(tmp_path, empty_run_dir):
+def test_installed_layout_holds_the_core_as_a_package(tmp_path, empty_run_dir):
+    """The bundle copies the core folder as it is: a regular package, no registration."""
     prefix = install(tmp_path / "usr")
-    (prefix / "lib" / "lvs-cluster" / "lvs_cluster" / "__init__.py").write_text("")
+    core = prefix / "lib" / "lvs-cluster" / "lvs_cluster"
+    assert (core / "__init__.py").is_file()
+    assert (core / "ipvs" / "__init__.py").is_file()
+    assert (core / "lvs_cf" / "__init__.py").is_file()
     result = launch(prefix / "sbin" / "lvs-status", env=empty_run_dir)
     assert result.returncode == 3, result.stderr
 
@@ -137,7 +140,7 @@ def test_installed_layout_is_what_runs(tmp_path):
     assert result.returncode == 2
     assert "lvs-status: the lvs.cluster library (lvs_agents.status) was not found in:" \
         in result.stderr
-    assert str(prefix / "lib" / "lvs-cluster" / "lvs_cluster") in result.stderr
+    assert str(prefix / "lib" / "lvs-cluster") in result.stderr
 
 
 def test_library_from_the_environment(tmp_path, empty_run_dir):
@@ -145,10 +148,9 @@ def test_library_from_the_environment(tmp_path, empty_run_dir):
     lone = tmp_path / "elsewhere"
     lone.mkdir()
     shutil.copy(LAUNCHER, lone / "lvs-cluster")
-    for value in (library, library / "lvs_cluster"):  # the library, or the core as for lvs-cf
-        env = dict(empty_run_dir, LVS_CLUSTER_LIB=str(value))
-        assert launch(lone / "lvs-cluster", "status", env=env).returncode == 3
-        assert launch(lone / "lvs-cluster", "lvs-cf", "check", EXAMPLE, env=env).returncode == 0
+    env = dict(empty_run_dir, LVS_CLUSTER_LIB=str(library))
+    assert launch(lone / "lvs-cluster", "status", env=env).returncode == 3
+    assert launch(lone / "lvs-cluster", "lvs-cf", "check", EXAMPLE, env=env).returncode == 0
     missing = launch(lone / "lvs-cluster", "status",
                      env={"LVS_CLUSTER_LIB": str(tmp_path / "nothing")})
     assert missing.returncode == 2
@@ -165,7 +167,7 @@ def test_a_command_whose_module_is_missing_exits_2(tmp_path):
 def test_exec_keeps_the_pid(tmp_path):
     """sh execs python: the launched process is the command (Type=notify, NotifyAccess=main)."""
     library = tmp_path / "lib"
-    shutil.copytree(CORE, library / "lvs_cluster")
+    shutil.copytree(CORE, library / "lvs_cluster", ignore=shutil.ignore_patterns("__pycache__"))
     (library / "lvs_agents").mkdir()
     (library / "lvs_agents" / "__init__.py").write_text("")
     (library / "lvs_agents" / "status.py").write_text(

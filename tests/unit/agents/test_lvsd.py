@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module
 
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import lvsd, runtime  # noqa: E402
-from lvs_cluster import _ipvs_netlink as nl  # noqa: E402
-from lvs_cluster._ipvs_model import Destination, Service  # noqa: E402
+from lvs_cluster.ipvs import netlink as nl  # noqa: E402
+from lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
 
 VIP = "127.0.0.100"
 SORRY = "127.0.0.9"

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module
 
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import nanny  # noqa: E402
-from lvs_cluster import _ipvs_netlink as nl  # noqa: E402
-from lvs_cluster._ipvs_model import Service  # noqa: E402
+from lvs_cluster.ipvs import netlink as nl  # noqa: E402
+from lvs_cluster.ipvs.model import Service  # noqa: E402
 
 VIP = "192.0.2.10"
 

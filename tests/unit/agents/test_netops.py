@@ -30,14 +30,11 @@ from lvs_agents.netops import AddressSpec, Announcer, NetopsError
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MAC_A, MAC_B = "02:00:00:77:00:0a", "02:00:00:77:00:0b"
 
-# The worker: registers the packages as tests/unit/conftest.py does, then evaluates snippets.
+# The worker: the core and the agents on the import path as on a router, then evaluates snippets.
 WORKER = r"""
-import importlib.machinery, importlib.util, json, sys, traceback
+import json, sys, traceback
 root = sys.argv[1]
-spec = importlib.machinery.ModuleSpec("lvs_cluster", None, is_package=True)
-spec.submodule_search_locations = [root + "/plugins/module_utils"]
-sys.modules["lvs_cluster"] = importlib.util.module_from_spec(spec)
-sys.path.insert(0, root + "/files/lib")
+sys.path[0:0] = [root + "/plugins/module_utils", root + "/files/lib"]
 space = {}
 exec("from lvs_agents import netops\nfrom lvs_agents.netops import *", space)
 for line in sys.stdin:

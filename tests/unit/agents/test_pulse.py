@@ -66,9 +66,7 @@ def wait_for(predicate, timeout=10.0, what="condition"):
 
 @pytest.fixture(scope="module")
 def pythonpath(tmp_path_factory):
-    packages = tmp_path_factory.mktemp("packages")
-    (packages / "lvs_cluster").symlink_to(REPO / "plugins" / "module_utils")
-    return os.pathsep.join([str(REPO / "files" / "lib"), str(packages)])
+    return os.pathsep.join([str(REPO / "files" / "lib"), str(REPO / "plugins" / "module_utils")])
 
 
 class Node:

@@ -68,11 +68,9 @@ def test_a_child_goes_when_its_parent_is_killed(tmp_path):
     pidfile = tmp_path / "child.pid"
     child = tmp_path / "child.py"
     child.write_text("\n".join([
-        "import os, sys, time, types",
-        "package = types.ModuleType('lvs_cluster')",
-        f"package.__path__ = [{str(REPO / 'plugins' / 'module_utils')!r}]",
-        "sys.modules['lvs_cluster'] = package",
-        f"sys.path.insert(0, {str(REPO / 'files' / 'lib')!r})",
+        "import os, sys, time",
+        f"sys.path[0:0] = [{str(REPO / 'plugins' / 'module_utils')!r}, "
+        f"{str(REPO / 'files' / 'lib')!r}]",
         "from lvs_agents import runtime",
         "runtime.exit_with_parent()",
         f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))",

@@ -24,8 +24,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module_utils"))
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import runtime, status  # noqa: E402
-from lvs_cluster import _ipvs_netlink as nl  # noqa: E402
-from lvs_cluster._ipvs_model import Destination, Service  # noqa: E402
+from lvs_cluster.ipvs import netlink as nl  # noqa: E402
+from lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
 
 NOW = 1_800_000_000.0
 VIP = "10.254.0.100"

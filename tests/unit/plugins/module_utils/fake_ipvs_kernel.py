@@ -61,7 +61,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from plugins.module_utils._ipvs_netlink import (
+from plugins.module_utils.lvs_cluster.ipvs.netlink import (
     CMD_ATTR_DAEMON,
     CMD_ATTR_DEST,
     CMD_ATTR_SERVICE,

@@ -5,7 +5,7 @@ must parse to, written out by hand from the reference."""
 
 from pathlib import Path
 
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     DeviceAddress,
     LvsConfig,
     RealServer,

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     NETWORKS,
     SCHEDULERS,
     DeviceAddress,

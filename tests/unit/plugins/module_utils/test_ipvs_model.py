@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from plugins.module_utils._ipvs_model import (
+from plugins.module_utils.lvs_cluster.ipvs.model import (
     Destination,
     DestinationKey,
     Service,

@@ -18,8 +18,8 @@ from fake_ipvs_kernel import (
     FakeIpvsKernel,
 )
 
-from plugins.module_utils import _ipvs_netlink as nl
-from plugins.module_utils._ipvs_model import Destination, Service
+from plugins.module_utils.lvs_cluster.ipvs import netlink as nl
+from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
 
 VIP4, VIP6 = "192.0.2.10", "2001:db8::10"
 

@@ -13,9 +13,9 @@ from fake_ipvs_kernel import FakeIpvsKernel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.module_utils import _ipvs_netlink as nl
-from plugins.module_utils._ipvs_model import Destination, Service
-from plugins.module_utils._ipvs_reconcile import (
+from plugins.module_utils.lvs_cluster.ipvs import netlink as nl
+from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
+from plugins.module_utils.lvs_cluster.ipvs.reconcile import (
     ApplyError,
     Operation,
     Scope,

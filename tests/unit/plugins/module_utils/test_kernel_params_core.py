@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.module_utils import _kernel_params as kp
+from plugins.module_utils.lvs_cluster import kernel_params as kp
 
 HEADER = "# Managed by Ansible (lvs.cluster.kernel_params)\n"
 

@@ -1,8 +1,8 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The lvs-cf command: main() in-process, and files/bin/lvs-cf as a process, from the source
-tree and from the layout the router role installs (/usr/lib/lvs-cluster/lvs_cluster +
-/usr/sbin/lvs-cf, here under a temporary prefix)."""
+"""The lvs-cf command: main() in-process, and lvs-cf (a link to files/bin/lvs-cluster) as a
+process, from the source tree and from the layout the router role installs
+(/usr/lib/lvs-cluster/lvs_cluster + /usr/sbin/lvs-cf, here under a temporary prefix)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from plugins.module_utils._lvs_cf_cli import main
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_shells import canonical_text
+from plugins.module_utils.lvs_cluster.lvs_cf.cli import main
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.shells import canonical_text
 
 REPO = Path(__file__).resolve().parents[4]
-SCRIPT = REPO / "files" / "bin" / "lvs-cf"
-MODULE_UTILS = REPO / "plugins" / "module_utils"
+LAUNCHER = REPO / "files" / "bin" / "lvs-cluster"
+CORE = REPO / "plugins" / "module_utils" / "lvs_cluster"
 FIXTURES = REPO / "tests" / "unit" / "fixtures" / "lvs_cf"
-# What the router role installs as the package lvs_cluster for lvs-cf.
-RUNTIME_GLOBS = ("_lvs_cf_*.py", "_ipvs_model.py")
+
+
+@pytest.fixture(scope="module")
+def lvs_cf_script(tmp_path_factory):
+    """lvs-cf as the router role installs it: a link named lvs-cf to the one launcher."""
+    link = tmp_path_factory.mktemp("bin") / "lvs-cf"
+    link.symlink_to(LAUNCHER)
+    return link
 
 BAD = "service = lvs\nprimary = 10.0.0.1\nscheduler = wlc\n"
 
@@ -182,7 +188,7 @@ def test_help_exits_0():
 # -- the entry script as a process -------------------------------------------------------------
 
 
-def script(*args, script_path=SCRIPT, env=None, via=None):
+def script(*args, script_path, env=None, via=None):
     command = [*via, str(script_path), *args] if via else [str(script_path), *args]
     environment = {k: v for k, v in os.environ.items() if k != "LVS_CLUSTER_LIB"}
     environment.update(env or {})
@@ -194,35 +200,35 @@ def script(*args, script_path=SCRIPT, env=None, via=None):
 @pytest.mark.parametrize(
     "via", [None, ["sh"], [sys.executable]], ids=["executable", "sh", "python"]
 )
-def test_script_from_the_source_tree(via, good, bad, warned):
-    ok = script("check", str(good), via=via)
+def test_script_from_the_source_tree(lvs_cf_script, via, good, bad, warned):
+    ok = script("check", str(good), via=via, script_path=lvs_cf_script)
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
-    failed = script("check", str(bad), via=via)
+    failed = script("check", str(bad), via=via, script_path=lvs_cf_script)
     assert failed.returncode == 1
     assert failed.stderr == module_message(bad) + "\n"
-    warns = script("check", str(warned), via=via)
+    warns = script("check", str(warned), via=via, script_path=lvs_cf_script)
     assert warns.returncode == 0
     assert f"{warned}:10: warning: " in warns.stderr
-    assert script("check", via=via).returncode == 2
+    assert script("check", via=via, script_path=lvs_cf_script).returncode == 2
 
 
-def test_script_render(good):
-    result = script("render", str(good))
+def test_script_render(lvs_cf_script, good):
+    result = script("render", str(good), script_path=lvs_cf_script)
     assert result.returncode == 0
     assert result.stdout == canonical_text(content=good.read_text())[1]
 
 
 @pytest.fixture
 def installed(tmp_path):
-    """The router role's layout under a prefix: sbin/lvs-cf, lib/lvs-cluster/lvs_cluster/."""
+    """The router role's layout under a prefix: sbin/lvs-cluster and its link sbin/lvs-cf,
+    lib/lvs-cluster/lvs_cluster/ (the core package as it is; lvs-cf needs no agents)."""
     prefix = tmp_path / "usr"
-    library = prefix / "lib" / "lvs-cluster" / "lvs_cluster"
+    library = prefix / "lib" / "lvs-cluster"
     library.mkdir(parents=True)
-    for pattern in RUNTIME_GLOBS:
-        for source in MODULE_UTILS.glob(pattern):
-            shutil.copy(source, library / source.name)
+    shutil.copytree(CORE, library / "lvs_cluster", ignore=shutil.ignore_patterns("__pycache__"))
     (prefix / "sbin").mkdir()
-    shutil.copy(SCRIPT, prefix / "sbin" / "lvs-cf")
+    shutil.copy(LAUNCHER, prefix / "sbin" / "lvs-cluster")
+    (prefix / "sbin" / "lvs-cf").symlink_to("lvs-cluster")
     return prefix
 
 
@@ -234,25 +240,26 @@ def test_script_installed_layout(installed, good, bad):
     assert "line 3" in failed.stderr
 
 
-def test_script_installed_layout_with_init(installed, good):
-    (installed / "lib" / "lvs-cluster" / "lvs_cluster" / "__init__.py").write_text("")
+def test_script_installed_layout_is_the_core_package(installed, good):
+    core = installed / "lib" / "lvs-cluster" / "lvs_cluster"
+    assert (core / "__init__.py").is_file() and (core / "lvs_cf" / "cli.py").is_file()
     result = script("check", str(good), script_path=installed / "sbin" / "lvs-cf")
     assert (result.returncode, result.stderr) == (0, "")
 
 
-def test_script_symlink_is_followed(tmp_path, good):
+def test_script_symlink_is_followed(lvs_cf_script, tmp_path, good):
     link = tmp_path / "lvs-cf"
-    link.symlink_to(SCRIPT)
+    link.symlink_to(lvs_cf_script)
     assert script("check", str(good), script_path=link).returncode == 0
 
 
 def test_script_library_from_the_environment(installed, tmp_path, good):
     lone = tmp_path / "lone" / "lvs-cf"
     lone.parent.mkdir()
-    shutil.copy(SCRIPT, lone)
+    shutil.copy(LAUNCHER, lone)
     missing = script("check", str(good), script_path=lone)
     assert missing.returncode in (0, 2)  # 0 only if this machine has /usr/lib/lvs-cluster
-    library = installed / "lib" / "lvs-cluster" / "lvs_cluster"
+    library = installed / "lib" / "lvs-cluster"
     found = script("check", str(good), script_path=lone, env={"LVS_CLUSTER_LIB": str(library)})
     assert found.returncode == 0
 
@@ -260,17 +267,18 @@ def test_script_library_from_the_environment(installed, tmp_path, good):
 def test_script_without_library_exits_2(tmp_path, good):
     lone = tmp_path / "lone" / "lvs-cf"
     lone.parent.mkdir()
-    shutil.copy(SCRIPT, lone)
+    shutil.copy(LAUNCHER, lone)
     result = script(
         "check", str(good), script_path=lone, env={"LVS_CLUSTER_LIB": str(tmp_path / "nothing")}
     )
     assert result.returncode == 2
-    assert "lvs-cf: the lvs.cluster library was not found in: " in result.stderr
+    assert "lvs-cf: the lvs.cluster library (lvs_cluster.lvs_cf.cli) was not found in: " \
+        in result.stderr
 
 
-def test_script_as_a_template_validate_command(good, bad):
+def test_script_as_a_template_validate_command(lvs_cf_script, good, bad):
     """Ansible runs `validate` as a command line with %s replaced by the temporary file."""
-    command = f"{SCRIPT} check %s"
+    command = f"{lvs_cf_script} check %s"
     assert (
         subprocess.run(
             command.replace("%s", str(good)), shell=True, check=False, capture_output=True
@@ -284,6 +292,6 @@ def test_script_as_a_template_validate_command(good, bad):
     assert "line 3" in refused.stderr
 
 
-def test_script_is_executable_with_a_standard_shebang():
-    assert os.access(SCRIPT, os.X_OK)
-    assert SCRIPT.read_text().splitlines()[0] == "#!/bin/sh"
+def test_script_is_executable_with_a_standard_shebang(lvs_cf_script):
+    assert os.access(lvs_cf_script, os.X_OK)
+    assert lvs_cf_script.read_text().splitlines()[0] == "#!/bin/sh"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from lvs_cf_examples import EXAMPLE_A, EXAMPLE_B
 from lvs_cf_strategies import valid_configs
 
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     DeviceAddress,
     LvsConfig,
     RealServer,
@@ -21,7 +21,7 @@ from plugins.module_utils._lvs_cf_model import (
     model_from_dict,
     model_to_dict,
 )
-from plugins.module_utils._lvs_cf_validate import validate_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.validate import validate_lvs_cf
 
 # Slow examples (whole models): 150 in the ci profile, 50 in dev; the fuzzing of entries 500.
 PROPERTY = settings(max_examples=max(50, settings.default.max_examples // 20))

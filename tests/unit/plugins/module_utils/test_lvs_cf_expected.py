@@ -10,22 +10,22 @@ import re
 
 import pytest
 
-from plugins.module_utils._ipvs_model import Destination, Service
-from plugins.module_utils._ipvs_module import (
+from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
+from plugins.module_utils.lvs_cluster.ipvs.params import (
     destination_spec,
     service_spec,
     table_from_params,
 )
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_expected import (
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.expected import (
     StatusError,
     expected_ipvs,
     expected_table,
     read_status,
     services_params,
 )
-from plugins.module_utils._lvs_cf_ipvs import desired_ipvs
-from plugins.module_utils._lvs_cf_shells import load
+from plugins.module_utils.lvs_cluster.lvs_cf.ipvs import desired_ipvs
+from plugins.module_utils.lvs_cluster.lvs_cf.shells import load
 
 # web: direct routing, a sorry server, server b checked on 8080 (its real port is forced to 80);
 # v6: IPv6; mark: fwmark with a NAT server on its own port; idle: not active.

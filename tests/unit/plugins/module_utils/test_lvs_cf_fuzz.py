@@ -11,16 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lvs_cf_examples import fixture_text
 
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     FailoverService,
     LvsConfig,
     RealServer,
     VirtualService,
     key_fields,
 )
-from plugins.module_utils._lvs_cf_parser import parse_lvs_cf
-from plugins.module_utils._lvs_cf_render import render_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.parser import parse_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.render import render_lvs_cf
 
 FUZZ = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 STRUCTURED_FUZZ = settings(FUZZ, max_examples=max(100, settings.default.max_examples // 6))

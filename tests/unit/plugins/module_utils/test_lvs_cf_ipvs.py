@@ -10,15 +10,15 @@ from hypothesis import given, settings
 from lvs_cf_examples import EXAMPLE_A, EXAMPLE_B
 from lvs_cf_strategies import valid_configs
 
-from plugins.module_utils._ipvs_model import Destination, Service
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_ipvs import (
+from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.ipvs import (
     desired_ipvs,
     destination_for_server,
     service_for_virtual,
     sorry_destination,
 )
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     DeviceAddress,
     FailoverService,
     LvsConfig,

@@ -8,8 +8,8 @@ import socket
 import pytest
 from lvs_cf_examples import EXAMPLE_A, EXAMPLE_B, fixture_text
 
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     DeviceAddress,
     FailoverService,
     LvsConfig,
@@ -17,7 +17,7 @@ from plugins.module_utils._lvs_cf_model import (
     VirtualService,
     key_fields,
 )
-from plugins.module_utils._lvs_cf_parser import parse_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.parser import parse_lvs_cf
 
 SERVICES = {"https": 443, "http": 80, "smtp": 25, "myhb": 1050}.get
 

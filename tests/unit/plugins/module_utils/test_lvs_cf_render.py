@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from lvs_cf_examples import EXAMPLE_A, EXAMPLE_B, fixture_text
 from lvs_cf_strategies import valid_configs
 
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_model import DeviceAddress, LvsConfig, VirtualService
-from plugins.module_utils._lvs_cf_parser import parse_lvs_cf
-from plugins.module_utils._lvs_cf_render import render_lvs_cf
-from plugins.module_utils._lvs_cf_values import format_seconds, parse_seconds
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.model import DeviceAddress, LvsConfig, VirtualService
+from plugins.module_utils.lvs_cluster.lvs_cf.parser import parse_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.render import render_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.values import format_seconds, parse_seconds
 
 # 1000 examples in the ci profile (3000 there by default), 100 in dev.
 ROUND_TRIP = settings(max_examples=max(100, settings.default.max_examples // 3))

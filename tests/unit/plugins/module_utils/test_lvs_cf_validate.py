@@ -8,15 +8,15 @@ from dataclasses import replace
 import pytest
 from lvs_cf_examples import EXAMPLE_A, EXAMPLE_B
 
-from plugins.module_utils._lvs_cf_errors import LvsCfError
-from plugins.module_utils._lvs_cf_model import (
+from plugins.module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
+from plugins.module_utils.lvs_cluster.lvs_cf.model import (
     DeviceAddress,
     LvsConfig,
     RealServer,
     VirtualService,
 )
-from plugins.module_utils._lvs_cf_parser import parse_lvs_cf
-from plugins.module_utils._lvs_cf_validate import validate_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.parser import parse_lvs_cf
+from plugins.module_utils.lvs_cluster.lvs_cf.validate import validate_lvs_cf
 
 HEADER = "primary = 10.0.0.1\n"
 

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "module_utils"))
 
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 
-from plugins.module_utils import _ipvs_module as ipvs  # noqa: E402
-from plugins.module_utils import _ipvs_netlink as nl  # noqa: E402
-from plugins.module_utils._ipvs_model import Destination, Service  # noqa: E402
-from plugins.module_utils._ipvs_reconcile import read_table  # noqa: E402
+from plugins.module_utils.lvs_cluster.ipvs import netlink as nl  # noqa: E402
+from plugins.module_utils.lvs_cluster.ipvs import params as ipvs  # noqa: E402
+from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
+from plugins.module_utils.lvs_cluster.ipvs.reconcile import read_table  # noqa: E402
 
 
 class Reopenable:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ansible.module_utils import basic
 
-from plugins.module_utils import _kernel_params as kp
+from plugins.module_utils.lvs_cluster import kernel_params as kp
 
 HEADER = "# Managed by Ansible (lvs.cluster.kernel_params)\n"
 MODPROBE = "/usr/sbin/modprobe"

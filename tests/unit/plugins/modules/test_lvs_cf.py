@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.module_utils._lvs_cf_shells import canonical_text
+from plugins.module_utils.lvs_cluster.lvs_cf.shells import canonical_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lvs_cf"
 

@@ -13,8 +13,8 @@ import argparse
 import contextlib
 import sys
 
-from ._lvs_cf_errors import LvsCfError
-from ._lvs_cf_shells import InternalError, canonical_text, format_warning
+from .errors import LvsCfError
+from .shells import InternalError, canonical_text, format_warning
 
 EXIT_OK = 0
 EXIT_INVALID = 1

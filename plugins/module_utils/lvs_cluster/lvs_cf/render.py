@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lvs_cf_errors import LvsCfError
-from ._lvs_cf_model import (
+from .errors import LvsCfError
+from .model import (
     DeviceAddress,
     FailoverService,
     Kind,
@@ -28,7 +28,7 @@ from ._lvs_cf_model import (
     VirtualService,
     key_fields,
 )
-from ._lvs_cf_values import BLANKS, format_seconds, string_problem
+from .values import BLANKS, format_seconds, string_problem
 
 INDENT = "    "
 

@@ -27,13 +27,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ._lvs_cf_errors import LvsCfError
-from ._lvs_cf_values import canonical_ip, mask_problem, string_problem
+from .. import vocabulary
+from ..vocabulary import canonical_ip
+from .errors import LvsCfError
+from .values import mask_problem, string_problem
 
-PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
-EXTENSION_SCHEDULERS = ("sed", "nq", "mh", "fo", "ovf")
-SCHEDULERS = PIRANHA_SCHEDULERS + EXTENSION_SCHEDULERS
-SCHEDULER_FLAGS = ("sh-fallback", "sh-port", "mh-fallback", "mh-port")
+PIRANHA_SCHEDULERS = vocabulary.PIRANHA_SCHEDULERS
+EXTENSION_SCHEDULERS = vocabulary.EXTENSION_SCHEDULERS
+SCHEDULERS = vocabulary.SCHEDULERS
+SCHEDULER_FLAGS = vocabulary.SCHEDULER_FLAGS
 NETWORKS = ("nat", "direct", "tunnel")
 PROTOCOLS = ("tcp", "udp")
 SERVICE_TYPES = ("lvs", "fos")

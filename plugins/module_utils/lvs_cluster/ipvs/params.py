@@ -22,19 +22,21 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from . import _ipvs_netlink as nl
-from . import _ipvs_reconcile as rc
-from ._ipvs_model import Destination, Service
+from .. import vocabulary
+from . import netlink as nl
+from . import reconcile as rc
+from .model import Destination, Service
 
-DEFAULT_SCHEDULER = "wlc"
-DEFAULT_FORWARDING = "direct"
+DEFAULT_SCHEDULER = vocabulary.DEFAULT_SCHEDULER
+DEFAULT_FORWARDING = vocabulary.DEFAULT_FORWARDING
 DEFAULT_WEIGHT = 1
-PROTOCOLS = ["tcp", "udp", "sctp"]
-FAMILIES = ["inet", "inet6"]
-SCHEDULER_FLAGS = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"]
-FORWARDING = ["nat", "direct", "tunnel", "local"]
-TUNNEL_TYPES = ["ipip", "gue", "gre"]
-TUNNEL_FLAGS = ["nocsum", "csum", "remcsum"]
+# Argument-spec choices (lists, as AnsibleModule's argument specs are written).
+PROTOCOLS = list(vocabulary.PROTOCOLS)
+FAMILIES = list(vocabulary.FAMILIES)
+SCHEDULER_FLAGS = list(vocabulary.SCHEDULER_FLAGS)
+FORWARDING = list(vocabulary.FORWARDING)
+TUNNEL_TYPES = list(vocabulary.TUNNEL_TYPES)
+TUNNEL_FLAGS = list(vocabulary.TUNNEL_FLAGS)
 DAEMON_STATES = ["master", "backup"]
 # What the kernel fills in for a sync daemon option left out (net/netfilter/ipvs/ip_vs_sync.c).
 DAEMON_DEFAULTS = {"group": "224.0.0.81", "port": 8848, "ttl": 1}
@@ -133,10 +135,10 @@ def _model(where: str, build: Callable[[], object]):
 
 
 def _family_of(address: str, where: str) -> str:
-    try:
-        return "inet" if ipaddress.ip_address(address).version == 4 else "inet6"
-    except ValueError:
-        raise ParamError(_join(where, "address"), f"invalid IP address {address!r}") from None
+    family = vocabulary.ip_family(address)
+    if family is None:
+        raise ParamError(_join(where, "address"), f"invalid IP address {address!r}")
+    return family
 
 
 def _int(value: object, where: str, name: str, low: int = 0, high: int = 0x7FFFFFFF) -> int:
@@ -164,15 +166,11 @@ def netmask_prefix(value: object, family: str, where: str = "") -> int | None:
         return None if prefix == full else prefix
     if family == "inet6":
         raise ParamError(field, f"an IPv6 service takes a prefix length (0-128), got {value!r}")
-    try:
-        bits = int(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise ParamError(field, f"a dotted mask or prefix length expected, got {value!r}") \
-            from None
-    host = ~bits & 0xFFFFFFFF
-    if host & (host + 1):
+    if vocabulary.canonical_ip(text) is None or ":" in text:
+        raise ParamError(field, f"a dotted mask or prefix length expected, got {value!r}")
+    prefix = vocabulary.netmask_prefix_length(text)
+    if prefix is None:
         raise ParamError(field, f"{value} is not a contiguous netmask")
-    prefix = 32 - host.bit_length()
     return None if prefix == 32 else prefix
 
 
@@ -401,8 +399,8 @@ def dest_sort_key(dest: Destination) -> tuple:
 
 # --- text in the form of `ipvsadm -S -n` (for diffs) -------------------------------------------
 
-_PROTOCOL_SWITCH = {"tcp": "-t", "udp": "-u", "sctp": "--sctp-service"}
-_FORWARDING_SWITCH = {"nat": "-m", "direct": "-g", "tunnel": "-i", "local": "-g"}
+_PROTOCOL_SWITCH = vocabulary.IPVSADM_PROTOCOL_SWITCH
+_FORWARDING_SWITCH = vocabulary.IPVSADM_FORWARDING_SWITCH
 
 
 def _service_switch(service: Service) -> str:

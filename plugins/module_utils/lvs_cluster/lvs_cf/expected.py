@@ -31,17 +31,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._ipvs_model import Destination, DestinationKey, Service
-from ._ipvs_module import destination_result, service_result
-from ._lvs_cf_ipvs import (
+from ..ipvs.model import Destination, DestinationKey, Service
+from ..ipvs.params import destination_result, service_result
+from ..vocabulary import canonical_ip
+from .ipvs import (
     desired_ipvs,
     destination_for_server,
     service_for_virtual,
     sorry_destination,
 )
-from ._lvs_cf_model import LvsConfig, RealServer, VirtualService
-from ._lvs_cf_shells import load
-from ._lvs_cf_values import canonical_ip
+from .model import LvsConfig, RealServer, VirtualService
+from .shells import load
 
 STATES = ("up", "quiesced", "rising", "down")
 IN_TABLE = ("up", "quiesced")

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import _ipvs_netlink as nl
-from ._ipvs_model import Destination, DestinationKey, Service, ServiceKey
+from . import netlink as nl
+from .model import Destination, DestinationKey, Service, ServiceKey
 
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
     LiveTable = dict[Service, tuple[Destination, ...]]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._lvs_cf_errors import LvsCfError, LvsCfWarning
-from ._lvs_cf_ipvs import destination_port, forwarding_for_server, service_for_virtual
-from ._lvs_cf_model import (
+from ..vocabulary import canonical_ip, ip_family
+from .errors import LvsCfError, LvsCfWarning
+from .ipvs import destination_port, forwarding_for_server, service_for_virtual
+from .model import (
     DeviceAddress,
     FailoverService,
     Kind,
@@ -23,7 +24,7 @@ from ._lvs_cf_model import (
     VirtualService,
     key_fields,
 )
-from ._lvs_cf_values import canonical_ip, ip_family, mask_problem, string_problem
+from .values import mask_problem, string_problem
 
 MAX_INT = 0x7FFFFFFF  # Piranha read numbers into C ints
 MAX_FWMARK = 0xFFFFFFFF

@@ -22,15 +22,10 @@ The one translation from lvs.cf to IPVS, shared by the IPVS engine and the agent
 
 from __future__ import annotations
 
-import ipaddress
-
-from ._ipvs_model import Destination, Service
-from ._lvs_cf_errors import LvsCfError
-from ._lvs_cf_model import LvsConfig, RealServer, VirtualService
-
-
-def _family(address: str) -> str:
-    return "inet" if ipaddress.ip_address(address).version == 4 else "inet6"
+from ..ipvs.model import Destination, Service
+from ..vocabulary import family_of, netmask_prefix_length
+from .errors import LvsCfError
+from .model import LvsConfig, RealServer, VirtualService
 
 
 def _netmask(virtual: VirtualService) -> int | None:
@@ -41,15 +36,14 @@ def _netmask(virtual: VirtualService) -> int | None:
         return pmask
     if pmask == "0.0.0.0":  # Piranha passed -M only for a non-zero mask
         return None
-    inverted = int(ipaddress.IPv4Address(pmask)) ^ 0xFFFFFFFF
-    return 32 - inverted.bit_length()
+    return netmask_prefix_length(pmask)  # the parser accepts contiguous masks only
 
 
 def service_for_virtual(virtual: VirtualService) -> Service:
     """The IPVS service of a ``virtual`` block (active or not)."""
     if virtual.address is None:
         raise LvsCfError("missing", key="address", block=f"virtual {virtual.name}")
-    family = _family(virtual.address.ip)
+    family = family_of(virtual.address.ip)
     flags = set(virtual.scheduler_flags)
     if virtual.persistent > 0:
         flags.add("persistent")

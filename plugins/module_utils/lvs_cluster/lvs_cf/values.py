@@ -13,6 +13,8 @@ import ipaddress
 import re
 from decimal import Decimal
 
+from ..vocabulary import canonical_ip, netmask_prefix_length
+
 BLANKS = " \t"
 
 _C_INTEGER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -112,35 +114,6 @@ def read_ip(text: str) -> tuple[str, str, bool]:
             "use an IP address"
         )
     return dotted, "inet", dotted == text
-
-
-def ip_family(address: str) -> str | None:
-    """``inet`` or ``inet6`` for a canonical IP address, else None."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    return "inet" if parsed.version == 4 else "inet6"
-
-
-def canonical_ip(text: str) -> str | None:
-    """The canonical form of a strictly written IP literal (as Python reads it), or None."""
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
-def netmask_prefix_length(dotted: str) -> int | None:
-    """The prefix length of a contiguous dotted IPv4 netmask, or None if not contiguous."""
-    try:
-        number = int(ipaddress.IPv4Address(dotted))
-    except ValueError:
-        return None
-    inverted = number ^ 0xFFFFFFFF
-    if inverted & (inverted + 1):
-        return None
-    return 32 - inverted.bit_length()
 
 
 def read_mask(text: str) -> str | int:

@@ -20,35 +20,28 @@ Constructors check their values and raise ValueError for an inconsistent object.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-FAMILIES = ("inet", "inet6")
-PROTOCOLS = ("tcp", "udp", "sctp")
-SERVICE_FLAGS = ("persistent", "one-packet", "sh-fallback", "sh-port", "mh-fallback", "mh-port")
-FORWARDING_METHODS = ("nat", "direct", "tunnel", "local")
-TUNNEL_TYPES = ("ipip", "gue", "gre")
-TUNNEL_FLAGS = ("nocsum", "csum", "remcsum")
+from .. import vocabulary
+
+FAMILIES = tuple(vocabulary.FAMILIES)
+PROTOCOLS = tuple(vocabulary.PROTOCOLS)
+SERVICE_FLAGS = tuple(vocabulary.SERVICE_FLAGS)
+FORWARDING_METHODS = tuple(vocabulary.FORWARDING)
+TUNNEL_TYPES = tuple(vocabulary.TUNNEL_TYPES)
+TUNNEL_FLAGS = tuple(vocabulary.TUNNEL_FLAGS)
 MAX_FWMARK = 0xFFFFFFFF
 
 
 def _canonical_address(address: str, family: str, what: str) -> str:
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        raise ValueError(f"{what}: invalid IP address {address!r}") from None
-    if (parsed.version == 4) != (family == "inet"):
+    canonical = vocabulary.canonical_ip(address)
+    if canonical is None:
+        raise ValueError(f"{what}: invalid IP address {address!r}")
+    if vocabulary.ip_family(canonical) != family:
         raise ValueError(f"{what}: {address} is not an {family} address")
-    return str(parsed)
-
-
-def _family_of(address: str) -> str:
-    try:
-        return "inet" if ipaddress.ip_address(address).version == 4 else "inet6"
-    except ValueError:
-        raise ValueError(f"invalid IP address {address!r}") from None
+    return canonical
 
 
 def _check_port(port: object, what: str) -> None:
@@ -82,7 +75,7 @@ class Service:
     address: str | None
     port: int | None
     fwmark: int | None = None
-    scheduler: str = "wlc"
+    scheduler: str = vocabulary.DEFAULT_SCHEDULER
     flags: frozenset[str] = frozenset()
     timeout: int = 0
     netmask: int | None = None
@@ -169,7 +162,7 @@ class Destination:
         if not isinstance(self.address, str):
             raise ValueError("destination address: an IP address is required")
         object.__setattr__(self, "address", _canonical_address(
-            self.address, _family_of(self.address), "destination address"))
+            self.address, vocabulary.family_of(self.address), "destination address"))
         _check_port(self.port, "destination port")
         if self.forwarding not in FORWARDING_METHODS:
             raise ValueError(f"destination forwarding: {self.forwarding!r} is not one of "

@@ -21,7 +21,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from ._ipvs_model import Destination, Service
+from .. import vocabulary
+from .model import Destination, Service
 
 NETLINK_GENERIC = 16
 NLM_F_REQUEST = 0x1
@@ -65,19 +66,18 @@ INFO_VERSION, INFO_CONN_TAB_SIZE = 1, 2
 STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inpps",
                 "outpps", "inbps", "outbps")
 
-FLAG_BITS = {"persistent": 0x1, "one-packet": 0x4, "sh-fallback": 0x8, "sh-port": 0x10,
-             "mh-fallback": 0x8, "mh-port": 0x10}
+FLAG_BITS = vocabulary.SERVICE_FLAGS
 FLAG_HASHED = 0x2
 FLAG_SCHED1, FLAG_SCHED2 = 0x8, 0x10
-FORWARDING = {"nat": 0, "local": 1, "tunnel": 2, "direct": 3}
+FORWARDING = vocabulary.FORWARDING
 FORWARDING_NAMES = {v: k for k, v in FORWARDING.items()}
 FWD_MASK = 0x7
-TUNNEL_TYPES = {"ipip": 0, "gue": 1, "gre": 2}
+TUNNEL_TYPES = vocabulary.TUNNEL_TYPES
 TUNNEL_TYPE_NAMES = {v: k for k, v in TUNNEL_TYPES.items()}
-TUNNEL_FLAG_BITS = {"csum": 0x1, "remcsum": 0x2}
-PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
+TUNNEL_FLAG_BITS = {name: bit for name, bit in vocabulary.TUNNEL_FLAGS.items() if bit}
+PROTOCOLS = vocabulary.PROTOCOLS
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
-FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
+FAMILIES = vocabulary.FAMILIES
 FAMILY_NAMES = {v: k for k, v in FAMILIES.items()}
 DAEMON_STATES = {"master": 1, "backup": 2}
 
@@ -290,7 +290,7 @@ def _stats(raw: bytes | None, wide: bool) -> Stats:
 def decode_service(attrs: dict[int, bytes]) -> tuple[Service, Stats]:
     family = _u(attrs[SVC_AF], "=H")
     flag_word = _u(attrs[SVC_FLAGS], "=I") if SVC_FLAGS in attrs else 0
-    scheduler = _text(attrs.get(SVC_SCHED_NAME, b"wlc"))
+    scheduler = _text(attrs.get(SVC_SCHED_NAME, vocabulary.DEFAULT_SCHEDULER.encode()))
     flags = set()
     if flag_word & 0x1:
         flags.add("persistent")

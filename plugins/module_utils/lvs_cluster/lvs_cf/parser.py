@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._lvs_cf_errors import LvsCfError, LvsCfWarning
-from ._lvs_cf_lexer import Lexed, Statement, Token, decode, lex
-from ._lvs_cf_model import (
+from .errors import LvsCfError, LvsCfWarning
+from .lexer import Lexed, Statement, Token, decode, lex
+from .model import (
     DeviceAddress,
     FailoverService,
     Kind,
@@ -27,8 +27,8 @@ from ._lvs_cf_model import (
     VirtualService,
     key_fields,
 )
-from ._lvs_cf_validate import validate_lvs_cf
-from ._lvs_cf_values import (
+from .validate import validate_lvs_cf
+from .values import (
     SERVICE_NAME,
     parse_c_integer,
     parse_seconds,

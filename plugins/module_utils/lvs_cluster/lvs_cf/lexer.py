@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._lvs_cf_errors import LvsCfError, LvsCfWarning
-from ._lvs_cf_values import BLANKS
+from .errors import LvsCfError, LvsCfWarning
+from .values import BLANKS
 
 BYTE_ORDER_MARK = "\ufeff"
 

@@ -9,11 +9,11 @@ routers that have no Ansible.
 
 from __future__ import annotations
 
-from ._lvs_cf_errors import LvsCfError
-from ._lvs_cf_model import model_from_dict, model_to_dict
-from ._lvs_cf_parser import parse_lvs_cf
-from ._lvs_cf_render import render_lvs_cf
-from ._lvs_cf_validate import validate_lvs_cf
+from .errors import LvsCfError
+from .model import model_from_dict, model_to_dict
+from .parser import parse_lvs_cf
+from .render import render_lvs_cf
+from .validate import validate_lvs_cf
 
 ERROR_FIELDS = ("file", "line", "column", "block", "key", "reason")
 
