@@ -643,7 +643,7 @@ def main():
         if module._diff:
             desired_keys = {s.key for s in desired}
             owned = {s: d for s, d in live.items() if scope.owns(s) or s.key in desired_keys}
-            after = ipvs.simulate(owned, plan.operations)
+            after = rc.simulate(owned, plan.operations)
             result["diff"] = dict(
                 before=ipvs.table_text(owned) + side_text(timeouts_before, daemons_before),
                 after=ipvs.table_text(after) + side_text(timeouts_after, daemons_after),

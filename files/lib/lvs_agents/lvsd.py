@@ -31,8 +31,8 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 
 from lvs_cluster.ipvs import netlink as nl
-from lvs_cluster.ipvs.model import Destination, DestinationKey, Service, ServiceKey
-from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan, Scope, plan
+from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
+from lvs_cluster.ipvs.reconcile import ApplyError, MemoryTable, Operation, Plan, Scope, plan
 from lvs_cluster.ipvs.reconcile import apply as apply_plan
 from lvs_cluster.lvs_cf.errors import LvsCfError
 from lvs_cluster.lvs_cf.ipvs import (
@@ -77,39 +77,13 @@ class KernelTable:
         self.kernel.set_timeouts(timeouts)
 
 
-class ShadowTable:
+class ShadowTable(MemoryTable):
     """``--test-start``: operations are logged and applied to a copy, never to the kernel."""
-
-    def __init__(self, initial: dict[Service, tuple[Destination, ...]]) -> None:
-        self.table: dict[ServiceKey, tuple[Service, dict[DestinationKey, Destination]]] = {
-            s.key: (s, {d.key: d for d in dests}) for s, dests in initial.items()}
-
-    def services(self) -> dict[ServiceKey, Service]:
-        return {key: service for key, (service, _dests) in self.table.items()}
-
-    def destinations(self, service: Service) -> tuple[Destination, ...]:
-        entry = self.table.get(service.key)
-        return tuple(entry[1].values()) if entry else ()
 
     def execute(self, the_plan: Plan, live: dict[Service, tuple[Destination, ...]]) -> None:
         for operation in the_plan.operations:
             log.info("test-start, not applied: %s", _describe(operation))
-            self._apply(operation)
-
-    def _apply(self, op: Operation) -> None:
-        key = op.service.key
-        if op.action == "add_service":
-            self.table[key] = (op.service, {})
-        elif op.action == "edit_service":
-            self.table[key] = (op.service, self.table[key][1])
-        elif op.action == "delete_service":
-            self.table.pop(key, None)
-        elif key in self.table and op.destination is not None:
-            dests = self.table[key][1]
-            if op.action == "delete_destination":
-                dests.pop(op.destination.key, None)
-            else:
-                dests[op.destination.key] = op.destination
+        self.apply(the_plan.operations)
 
     def set_timeouts(self, timeouts: nl.Timeouts) -> None:
         log.info("test-start, not applied: set timeouts tcp %d tcpfin %d udp %d",

@@ -463,26 +463,6 @@ def table_text(table: Mapping[Service, Iterable[Destination]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def simulate(live: Mapping[Service, Iterable[Destination]], operations: Iterable[rc.Operation]
-             ) -> dict[Service, tuple[Destination, ...]]:
-    """The table that ``operations`` would leave, starting from ``live`` (for diffs)."""
-    table: dict[object, tuple[Service, dict[object, Destination]]] = {
-        s.key: (s, {d.key: d for d in dests}) for s, dests in live.items()}
-    for op in operations:
-        key = op.service.key
-        if op.action == "add_service":
-            table[key] = (op.service, {})
-        elif op.action == "edit_service":
-            table[key] = (op.service, table[key][1])
-        elif op.action == "delete_service":
-            table.pop(key, None)
-        elif op.action in ("add_destination", "edit_destination"):
-            table[key][1][op.destination.key] = op.destination
-        elif op.action == "delete_destination":
-            table[key][1].pop(op.destination.key, None)
-    return {service: tuple(dests.values()) for service, dests in table.values()}
-
-
 # --- the kernel --------------------------------------------------------------------------------
 
 def fail(module, err: BaseException, **extra) -> None:

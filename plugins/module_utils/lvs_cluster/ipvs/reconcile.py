@@ -124,6 +124,51 @@ class Plan:
         return bool(self.operations)
 
 
+class MemoryTable:
+    """A table held in memory that operations change as they would change the kernel's: what a
+    plan would leave (check and diff mode), or the table a dry run works on (lvsd --test-start).
+    An operation on a service the table does not hold changes nothing."""
+
+    def __init__(self, initial: Mapping[Service, Iterable[Destination]] = ()) -> None:
+        self._table: dict[ServiceKey, tuple[Service, dict[DestinationKey, Destination]]] = {
+            s.key: (s, {d.key: d for d in dests}) for s, dests in dict(initial).items()}
+
+    def apply(self, operations: Iterable[Operation]) -> MemoryTable:
+        for op in operations:
+            key = op.service.key
+            if op.action == "add_service":
+                self._table[key] = (op.service, {})
+            elif op.action == "delete_service":
+                self._table.pop(key, None)
+            elif key not in self._table:
+                continue
+            elif op.action == "edit_service":
+                self._table[key] = (op.service, self._table[key][1])
+            elif op.destination is not None:
+                dests = self._table[key][1]
+                if op.action == "delete_destination":
+                    dests.pop(op.destination.key, None)
+                else:
+                    dests[op.destination.key] = op.destination
+        return self
+
+    def services(self) -> dict[ServiceKey, Service]:
+        return {key: service for key, (service, _dests) in self._table.items()}
+
+    def destinations(self, service: Service) -> tuple[Destination, ...]:
+        entry = self._table.get(service.key)
+        return tuple(entry[1].values()) if entry else ()
+
+    def table(self) -> LiveTable:
+        return {service: tuple(dests.values()) for service, dests in self._table.values()}
+
+
+def simulate(live: Mapping[Service, Iterable[Destination]], operations: Iterable[Operation]
+             ) -> LiveTable:
+    """The table that ``operations`` would leave, starting from ``live``."""
+    return MemoryTable(live).apply(operations).table()
+
+
 def read_table(kernel: nl.IpvsNetlink) -> LiveTable:
     return {service: tuple(d for d, _state in kernel.destinations(service, with_state=False))
             for service, _stats in kernel.services()}

@@ -17,11 +17,13 @@ from plugins.module_utils.lvs_cluster.ipvs import netlink as nl
 from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
 from plugins.module_utils.lvs_cluster.ipvs.reconcile import (
     ApplyError,
+    MemoryTable,
     Operation,
     Scope,
     apply,
     plan,
     read_table,
+    simulate,
 )
 
 VIP, OTHER_VIP = "192.0.2.10", "192.0.2.20"
@@ -447,6 +449,8 @@ def test_plan_and_apply_reach_the_desired_table(desired, live, scope, purge, pur
         nl.normalize_service(s): frozenset(nl.normalize_destination(d) for d in dests)
         for s, dests in expected.items()}
     assert plan(desired, read_table(kernel), scope, purge, purge_dests).operations == []
+    # the in-memory application of the plan (check/diff mode, lvsd --test-start) agrees
+    assert as_sets(simulate(live_table, the_plan.operations)) == as_sets(read_table(kernel))
 
 
 @PROPERTY
@@ -464,3 +468,21 @@ def test_a_fault_during_apply_leaves_the_table_as_it_was(desired, live, scope, d
         apply(kernel, the_plan, live_table)
     assert info.value.rollback_failures == []
     assert fake.snapshot() == before
+
+
+def test_memory_table_follows_operations_and_ignores_unknown_services():
+    table = MemoryTable({web(): (rs(1), rs(2))})
+    table.apply([Operation("edit_service", web(scheduler="rr"), before=web()),
+                 Operation("edit_destination", web(), rs(1, weight=5), before=rs(1)),
+                 Operation("delete_destination", web(), rs(2), before=rs(2)),
+                 Operation("add_service", web(443)),
+                 Operation("add_destination", web(443), rs(3, port=443)),
+                 Operation("add_destination", web(8080), rs(4)),  # no such service: nothing
+                 Operation("edit_service", web(8081), before=web(8081))])
+    assert table.table() == {web(scheduler="rr"): (rs(1, weight=5),),
+                             web(443): (rs(3, port=443),)}
+    assert table.destinations(web(443)) == (rs(3, port=443),)
+    assert table.destinations(web(9999)) == ()
+    assert set(table.services()) == {web().key, web(443).key}
+    table.apply([Operation("delete_service", web(443), before=web(443))])
+    assert set(table.table()) == {web(scheduler="rr")}
