@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .pulse_net import PulseNetops, net_call
@@ -30,20 +31,19 @@ def reap_hooks() -> None:
             _children.remove(child)
 
 
+@dataclass(eq=False)
 class Takeover:
     """The node's side of the state machine's actions. ``holding`` says whether this node
     holds the VIPs; ``changed`` is called whenever an address is changed."""
 
-    def __init__(self, args: argparse.Namespace, config: Any, net: PulseNetops,
-                 vips: list[Any], changed: Callable[[], None]) -> None:
-        self.args = args
-        self.config = config
-        self.net = net
-        self.vips = vips
-        self.changed = changed
-        self.holding = False
-        self.last_resend = float("-inf")
-        self.announcer: Any = None
+    args: argparse.Namespace
+    config: Any
+    net: PulseNetops
+    vips: list[Any]
+    changed: Callable[[], None]
+    holding: bool = False
+    last_resend: float = float("-inf")
+    announcer: Any = None
 
     def start_announcer(self) -> None:
         self.announcer = net_call(self.net, "Announcer", self.args.garp_count,
