@@ -1,9 +1,11 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A stand-in for ``lvs_agents.netops`` that pulse uses when ``LVS_CLUSTER_FAKE_NETOPS`` names
-a log file: addresses live in memory, every call is appended to the log as one JSON line, and
-files beside the log switch failures on (``<log>.linkdown``, ``<log>.noecho``,
-``<log>.arp-answer``). It lets tests run two real pulse processes without privileges."""
+"""A stand-in for ``lvs_agents.netops`` (a ``pulse_net.PulseNetops``) for pulse's tests:
+addresses live in memory, every call is appended to a log as one JSON line, and files beside
+the log switch failures on (``<log>.linkdown``, ``<log>.noecho``, ``<log>.arp-answer``) or
+change addresses behind pulse's back (``<log>.hand-del``, ``<log>.hand-add``). It lets tests
+run two real pulse processes without privileges; run_pulse_with_recording_netops.py injects
+it into ``lvs_agents.pulse.main``."""
 
 from __future__ import annotations
 
@@ -102,6 +104,9 @@ class RecordingAnnouncer:
 
     def warm(self) -> None:
         self.net.record("Announcer.warm")
+
+    def frames(self, ip: str, device: str) -> list[bytes]:
+        return []
 
     def announce(self, ip: str, device: str) -> None:
         self.net.record("Announcer.announce", None, ip=ip, device=device)
