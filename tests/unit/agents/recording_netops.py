@@ -58,8 +58,21 @@ class RecordingNetops:
         return self.record("remove_address", removed, ip=spec.ip, label=spec.label)
 
     def has_address(self, spec: FakeAddressSpec) -> bool:
+        self._slow_start()
         self._hand_edits()
         return spec.ip in self.addresses
+
+    def _slow_start(self) -> None:
+        """``<log>.slowstart`` (seconds): this call, pulse's look for its VIPs at start, takes
+        that long once, as a start-up on a loaded machine may; then the file is deleted."""
+        path = self.log_path + ".slowstart"
+        try:
+            with open(path) as stream:
+                seconds = float(stream.read())
+            os.unlink(path)
+        except OSError:
+            return
+        time.sleep(seconds)
 
     def _hand_edits(self) -> None:
         """``<log>.hand-del`` / ``<log>.hand-add`` (one address per line): addresses removed or

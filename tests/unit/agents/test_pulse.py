@@ -221,6 +221,17 @@ def forged(sender, running=False, key=None, **fields):
     return hb.encode(heartbeat, key or KEY.strip())
 
 
+def test_a_slow_start_is_not_a_silent_peer(cluster):
+    """Both routers take longer than deadtime to start (a loaded machine): heartbeats that
+    arrive meanwhile wait in the open socket and are heard before the first deadtime check,
+    so the cold start ends as usual, the backup never holding the VIPs."""
+    for node in cluster.values():
+        Path(str(node.netlog) + ".slowstart").write_text(str(4 * DEADTIME))
+    master, backup = start_pair(cluster)
+    assert not backup.calls("ensure_address")
+    assert len(master.calls("ensure_address")) == 1
+
+
 def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     master, backup = start_pair(cluster)
     before = backup.status()
