@@ -64,4 +64,3 @@ def drain(kernel_: nl.IpvsNetlink, targets: Mapping[Service, Iterable[Destinatio
     return [{"service": nl.describe_service(service), "destination": host_port(dest),
              "connections": left.get((service, dest.key), 0), "seconds": seconds}
             for service, dests in targets.items() for dest in dests]
-
