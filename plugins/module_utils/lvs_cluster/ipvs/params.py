@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from .drain import DRAIN_POLL_SECONDS, connections, drain  # noqa: F401 - re-exported
-from .netlink import read_live  # noqa: F401 - re-exported
-from .options import (  # noqa: F401 - re-exported
+from .drain import DRAIN_POLL_SECONDS, connections, drain
+from .netlink import read_live
+from .options import (
     DAEMON_DEFAULTS,
     DAEMON_STATES,
     DEFAULT_FORWARDING,
@@ -34,7 +34,7 @@ from .options import (  # noqa: F401 - re-exported
     table_from_params,
     timeouts_from_params,
 )
-from .results import (  # noqa: F401 - re-exported
+from .results import (
     daemon_result,
     dest_sort_key,
     destination_result,
@@ -45,10 +45,53 @@ from .results import (  # noqa: F401 - re-exported
     stats_result,
     timeouts_result,
 )
-from .text import (  # noqa: F401 - re-exported
+from .text import (
     daemon_line,
     destination_rule,
     service_rule,
     settings_text,
     table_text,
 )
+
+__all__ = [  # what other code imports from here
+    "DAEMON_DEFAULTS",
+    "DAEMON_STATES",
+    "DEFAULT_FORWARDING",
+    "DEFAULT_SCHEDULER",
+    "DEFAULT_WEIGHT",
+    "DRAIN_POLL_SECONDS",
+    "FAMILIES",
+    "FORWARDING",
+    "PROTOCOLS",
+    "ParamError",
+    "SCHEDULER_FLAGS",
+    "TUNNEL_FLAGS",
+    "TUNNEL_TYPES",
+    "connections",
+    "daemon_from_params",
+    "daemon_line",
+    "daemon_result",
+    "dest_sort_key",
+    "destination_from_params",
+    "destination_result",
+    "destination_rule",
+    "destination_spec",
+    "destination_state_result",
+    "drain",
+    "netmask_prefix",
+    "operation_result",
+    "read_live",
+    "service_from_params",
+    "service_identity_spec",
+    "service_result",
+    "service_rule",
+    "service_spec",
+    "settings_text",
+    "sort_key",
+    "stats_result",
+    "sync_daemons_from_params",
+    "table_from_params",
+    "table_text",
+    "timeouts_from_params",
+    "timeouts_result",
+]
