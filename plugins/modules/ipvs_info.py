@@ -57,7 +57,7 @@ EXAMPLES = r"""
     msg: >-
       {{ item.0.address }}:{{ item.0.port }} -> {{ item.1.address }}:{{ item.1.port }}
       weight {{ item.1.weight }}, {{ item.1.active_connections }} active
-  loop: "{{ ipvs.services | subelements('destinations') }}"
+  loop: "{{ results.services | subelements('destinations') }}"
   loop_control:
     label: "{{ item.1.address }}"
 
@@ -214,39 +214,40 @@ sync_daemons:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils import ipvs_module
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
-from ..module_utils.lvs_cluster.ipvs import params as ipvs
+from ..module_utils.lvs_cluster.ipvs import results
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(stats=dict(type="bool", default=True)),
                            supports_check_mode=True)
     with_stats = module.params["stats"]
-    with ipvs.kernel(module) as kernel:
+    with ipvs_module.kernel(module) as kernel:
         try:
-            live = ipvs.read_live(kernel)
+            live = nl.read_live(kernel)
             timeouts = kernel.timeouts()
             daemons = kernel.daemons()
         except nl.IpvsNetlinkError as err:
-            ipvs.fail(module, err)
+            ipvs_module.fail(module, err)
 
     services = []
-    for service, stats, dests in sorted(live, key=lambda item: ipvs.sort_key(item[0])):
-        entry = ipvs.service_result(service)
+    for service, stats, dests in sorted(live, key=lambda item: results.sort_key(item[0])):
+        entry = results.service_result(service)
         if with_stats:
-            entry["stats"] = ipvs.stats_result(stats)
+            entry["stats"] = results.stats_result(stats)
         entry["destinations"] = []
-        for dest, state in sorted(dests, key=lambda item: ipvs.dest_sort_key(item[0])):
-            dest_entry = ipvs.destination_result(dest)
+        for dest, state in sorted(dests, key=lambda item: results.dest_sort_key(item[0])):
+            dest_entry = results.destination_result(dest)
             if with_stats:
-                dest_entry.update(ipvs.destination_state_result(state))
+                dest_entry.update(results.destination_state_result(state))
             entry["destinations"].append(dest_entry)
         services.append(entry)
     module.exit_json(
         changed=False,
         services=services,
-        timeouts=ipvs.timeouts_result(timeouts),
-        sync_daemons=[ipvs.daemon_result(d) for d in sorted(daemons, key=lambda d: d.state)],
+        timeouts=results.timeouts_result(timeouts),
+        sync_daemons=[results.daemon_result(d) for d in sorted(daemons, key=lambda d: d.state)],
     )
 
 

@@ -195,81 +195,77 @@ import dataclasses
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils import ipvs_module
+from ..module_utils.lvs_cluster.ipvs import drain as draining
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
-from ..module_utils.lvs_cluster.ipvs import params as ipvs
+from ..module_utils.lvs_cluster.ipvs import options, results
 from ..module_utils.lvs_cluster.ipvs import reconcile as rc
 
 
 def main():
-    argument_spec = ipvs.destination_spec()
+    argument_spec = options.destination_spec()
     argument_spec.update(
-        service=dict(type="dict", required=True, options=ipvs.service_identity_spec()),
+        service=dict(type="dict", required=True, options=options.service_identity_spec()),
         state=dict(type="str", choices=["present", "absent", "drained"], default="present"),
         drain_timeout=dict(type="int"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     state = params["state"]
-    if params["drain_timeout"] is not None and params["drain_timeout"] < 0:
+    drain_timeout = params["drain_timeout"]
+    if drain_timeout is not None and drain_timeout < 0:
         module.fail_json(msg="drain_timeout: seconds >= 0 expected", field="drain_timeout")
     try:
-        wanted_service = ipvs.service_from_params(params["service"], "service")
-        dest = ipvs.destination_from_params(params, wanted_service)
-    except ipvs.ParamError as err:
-        ipvs.fail(module, err)
+        wanted_service = options.service_from_params(params["service"], "service")
+        dest = options.destination_from_params(params, wanted_service)
+    except options.ParamError as err:
+        ipvs_module.fail(module, err)
     if state == "drained":
         dest = dataclasses.replace(dest, weight=0)
 
     result = dict(changed=False, operations=[])
-    with ipvs.kernel(module) as kernel:
+    with ipvs_module.kernel(module) as kernel:
         try:
             live = {s.key: s for s, _stats in kernel.services()}
             service = live.get(wanted_service.key)
             if service is None:
                 missing(module, result, wanted_service, dest, state)
-            current, conns = None, None
-            for live_dest, live_state in kernel.destinations(service):
-                if live_dest.key == dest.key:
-                    current, conns = live_dest, live_state
-            operations = []
-            if state != "absent" and current is None:
-                operations.append(rc.Operation("add_destination", service, dest))
-            elif state != "absent" and current != dest:
-                operations.append(rc.Operation("edit_destination", service, dest,
-                                               before=current))
-            elif state == "absent" and current is not None:
-                if params["drain_timeout"] is not None and current.weight != 0:
-                    operations.append(rc.Operation(
-                        "edit_destination", service, dataclasses.replace(current, weight=0),
-                        before=current))
-                operations.append(rc.Operation("delete_destination", service, current,
-                                               before=current))
+            live_dests = kernel.destinations(service)
+            current, conns = next(((d, s) for d, s in live_dests if d.key == dest.key),
+                                  (None, None))
+            # the service as it is, its other destinations as they are, this one as wanted
+            others = tuple(d for d, _state in live_dests if d.key != dest.key)
+            wanted = others + ((dest,) if state != "absent" else ())
+            operations = rc.plan({service: wanted}, {service: tuple(d for d, _s in live_dests)},
+                                 rc.Scope.only(service)).operations
+            drains = drain_timeout is not None and current is not None and state == "absent"
+            reported = operations
+            if drains and current.weight != 0:  # reported as the edit it is
+                reported = [rc.Operation("edit_destination", service, dataclasses.replace(
+                    current, weight=0), before=current)] + operations
             if operations and not module.check_mode:
-                if state == "absent" and params["drain_timeout"] is not None:
-                    # drain() sets the weight to 0 itself, then waits
-                    result["drained"] = ipvs.drain(kernel, {service: [current]},
-                                                   params["drain_timeout"])[0]
-                    try:
-                        rc.apply(kernel, rc.Plan(operations[-1:]))
-                    except rc.ApplyError:
-                        ipvs.undrain(kernel, {service: [current]})
-                        raise
-                else:
-                    rc.apply(kernel, rc.Plan(operations))
+                transaction = rc.Transaction(kernel)
+                try:
+                    if drains:  # weight 0 first, then wait
+                        result["drained"] = draining.drain(kernel, {service: [current]},
+                                                           drain_timeout, transaction)[0]
+                    transaction.apply(operations)
+                except nl.IpvsNetlinkError as err:  # a read while draining
+                    transaction.abort(err)
         except (nl.IpvsNetlinkError, rc.ApplyError) as err:
-            ipvs.fail(module, err)
+            ipvs_module.fail(module, err)
 
-    result["changed"] = bool(operations)
-    result["operations"] = [ipvs.operation_result(op) for op in operations]
+    result["changed"] = bool(reported)
+    result["operations"] = [results.operation_result(op) for op in reported]
     if state != "absent":
-        result["destination"] = ipvs.destination_result(dest)
+        result["destination"] = results.destination_result(dest)
     if conns is not None:
-        result["connections"] = {k: v for k, v in ipvs.destination_state_result(conns).items()
+        result["connections"] = {k: v for k, v in results.destination_state_result(conns).items()
                                  if k != "stats"}
     if module._diff:
         result["diff"] = dict(
-            before=ipvs.destination_result(current) if current is not None else {},
-            after=ipvs.destination_result(dest) if state != "absent" else {},
+            before=results.destination_result(current) if current is not None else {},
+            after=results.destination_result(dest) if state != "absent" else {},
         )
     module.exit_json(**result)
 
@@ -285,10 +281,10 @@ def missing(module, result, service, dest, state):
                              "(lvs.cluster.ipvs_service or lvs.cluster.ipvs_table)")
     module.warn(f"{name} does not exist (yet): the destination would be added to it")
     op = rc.Operation("add_destination", service, dest)
-    result.update(changed=True, operations=[ipvs.operation_result(op)],
-                  destination=ipvs.destination_result(dest))
+    result.update(changed=True, operations=[results.operation_result(op)],
+                  destination=results.destination_result(dest))
     if module._diff:
-        result["diff"] = dict(before={}, after=ipvs.destination_result(dest))
+        result["diff"] = dict(before={}, after=results.destination_result(dest))
     module.exit_json(**result)
 
 

@@ -141,45 +141,43 @@ operations:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils import ipvs_module
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
-from ..module_utils.lvs_cluster.ipvs import params as ipvs
+from ..module_utils.lvs_cluster.ipvs import options, results
 from ..module_utils.lvs_cluster.ipvs import reconcile as rc
 
 
 def main():
-    argument_spec = ipvs.service_spec()
+    argument_spec = options.service_spec()
     argument_spec["state"] = dict(type="str", choices=["present", "absent"], default="present")
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     state = module.params["state"]
     try:
-        service = ipvs.service_from_params(module.params)
-    except ipvs.ParamError as err:
-        ipvs.fail(module, err)
+        service = options.service_from_params(module.params)
+    except options.ParamError as err:
+        ipvs_module.fail(module, err)
 
-    with ipvs.kernel(module) as kernel:
+    with ipvs_module.kernel(module) as kernel:
         try:
-            live = {s.key: s for s, _stats in kernel.services()}
-            current = live.get(service.key)
-            operations = []
-            if state == "present" and current is None:
-                operations.append(rc.Operation("add_service", service))
-            elif state == "present" and current != service:
-                operations.append(rc.Operation("edit_service", service, before=current))
-            elif state == "absent" and current is not None:
-                operations.append(rc.Operation("delete_service", current, before=current))
+            # the service alone: its destinations are neither read nor touched
+            live = {s: () for s, _stats in kernel.services()}
+            current = next((s for s in live if s.key == service.key), None)
+            desired = {service: ()} if state == "present" else {}
+            operations = rc.plan(desired, live, rc.Scope.only(service),
+                                 purge_destinations=False).operations
             if operations and not module.check_mode:
                 rc.apply(kernel, rc.Plan(operations))
         except (nl.IpvsNetlinkError, rc.ApplyError) as err:
-            ipvs.fail(module, err)
+            ipvs_module.fail(module, err)
 
     result = dict(changed=bool(operations),
-                  operations=[ipvs.operation_result(op) for op in operations])
+                  operations=[results.operation_result(op) for op in operations])
     if state == "present":
-        result["service"] = ipvs.service_result(service)
+        result["service"] = results.service_result(service)
     if module._diff:
         result["diff"] = dict(
-            before=ipvs.service_result(current) if current is not None else {},
-            after=ipvs.service_result(service) if state == "present" else {},
+            before=results.service_result(current) if current is not None else {},
+            after=results.service_result(service) if state == "present" else {},
         )
     module.exit_json(**result)
 

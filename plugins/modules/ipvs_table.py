@@ -423,21 +423,21 @@ drained:
        seconds: 4.0}
 """
 
-import dataclasses
-import errno
 import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils import ipvs_module
+from ..module_utils.lvs_cluster.ipvs import codec, options, results, text
+from ..module_utils.lvs_cluster.ipvs import drain as draining
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
-from ..module_utils.lvs_cluster.ipvs import params as ipvs
 from ..module_utils.lvs_cluster.ipvs import reconcile as rc
 
 
 def argument_spec():
-    service = ipvs.service_spec()
+    service = options.service_spec()
     service["destinations"] = dict(type="list", elements="dict", default=[],
-                                   options=ipvs.destination_spec())
+                                   options=options.destination_spec())
     return dict(
         services=dict(type="list", elements="dict", default=[], options=service),
         purge=dict(type="bool", default=True),
@@ -449,7 +449,7 @@ def argument_spec():
         timeouts=dict(type="dict", options=dict(
             tcp=dict(type="int"), tcp_fin=dict(type="int"), udp=dict(type="int"))),
         sync_daemons=dict(type="list", elements="dict", options=dict(
-            state=dict(type="str", choices=ipvs.DAEMON_STATES, required=True),
+            state=dict(type="str", choices=options.DAEMON_STATES, required=True),
             present=dict(type="bool", default=True),
             interface=dict(type="str"),
             sync_id=dict(type="int", default=0),
@@ -464,152 +464,20 @@ def argument_spec():
 def scope_of(params, desired):
     if params["scope"] == "all":
         if params["scope_addresses"] or params["scope_fwmarks"]:
-            raise ipvs.ParamError("scope_addresses", "extends scope=declared; scope=all owns "
-                                                     "every service already")
+            raise options.ParamError("scope_addresses", "extends scope=declared; scope=all "
+                                                        "owns every service already")
         return rc.Scope.everything()
     addresses = []
-    for index, text in enumerate(params["scope_addresses"]):
+    for index, address in enumerate(params["scope_addresses"]):
         try:
-            addresses.append(str(ipaddress.ip_address(text)))
+            addresses.append(str(ipaddress.ip_address(address)))
         except ValueError:
-            raise ipvs.ParamError(f"scope_addresses[{index}]",
-                                  f"invalid IP address {text!r}") from None
+            raise options.ParamError(f"scope_addresses[{index}]",
+                                     f"invalid IP address {address!r}") from None
     declared = rc.Scope.of_table(desired)
     return rc.Scope.of(declared.addresses | set(addresses),
                        declared.fwmarks | set(params["scope_fwmarks"]))
 
-
-# --- timeouts and sync daemons: small changes with their own undo ------------------------------
-
-@dataclasses.dataclass
-class Change:
-    """A change beside the table: its report, how to do it and how to undo it."""
-
-    report: dict
-    do: object
-    undo: object
-
-
-def timeout_changes(kernel, wanted):
-    """([Change], managed timeouts before, after) - only those given are managed."""
-    if not wanted or all(v is None for v in wanted.values()):
-        return [], {}, {}
-    for name, value in wanted.items():
-        if value is not None and value < 1:
-            raise ipvs.ParamError(f"timeouts.{name}", f"seconds >= 1 expected, got {value}")
-    live = kernel.timeouts()
-    new = nl.Timeouts(**{name: wanted.get(name) or getattr(live, name)
-                         for name in ("tcp", "tcp_fin", "udp")})
-    names = [name for name in ("tcp", "tcp_fin", "udp") if wanted.get(name) is not None]
-    before = {name: getattr(live, name) for name in names}
-    after = {name: getattr(new, name) for name in names}
-    if new == live:
-        return [], before, after
-    change = Change(
-        report={"action": "set_timeouts",
-                "changes": {name: [getattr(live, name), getattr(new, name)]
-                            for name in ("tcp", "tcp_fin", "udp")
-                            if getattr(live, name) != getattr(new, name)}},
-        do=lambda: kernel.set_timeouts(new), undo=lambda: kernel.set_timeouts(live))
-    return [change], before, after
-
-
-def wanted_daemon(params, where):
-    for name, low, high in (("sync_id", 0, 255), ("port", 1, 65535), ("ttl", 1, 255),
-                            ("max_len", 1, 65535)):
-        value = params.get(name)
-        if value is not None and not low <= value <= high:
-            raise ipvs.ParamError(f"{where}.{name}", f"{low}-{high} expected, got {value}")
-    group = params.get("group")
-    if group is not None:
-        try:
-            group = str(ipaddress.ip_address(group))
-        except ValueError:
-            raise ipvs.ParamError(f"{where}.group", f"invalid IP address {group!r}") from None
-    return nl.SyncDaemon(state=params["state"], interface=params["interface"],
-                         sync_id=params.get("sync_id") or 0, max_len=params.get("max_len"),
-                         group=group, port=params.get("port"), ttl=params.get("ttl"))
-
-
-def daemon_matches(live, want):
-    return (live.interface == want.interface and live.sync_id == want.sync_id
-            and (want.max_len is None or live.max_len == want.max_len)
-            and live.group == (want.group or ipvs.DAEMON_DEFAULTS["group"])
-            and live.port == (want.port or ipvs.DAEMON_DEFAULTS["port"])
-            and live.ttl == (want.ttl or ipvs.DAEMON_DEFAULTS["ttl"]))
-
-
-def daemon_changes(kernel, listed):
-    """([Change], managed daemons before, after) - only the listed states are managed."""
-    if not listed:
-        return [], [], []
-    live = {d.state: d for d in kernel.daemons()}
-    seen = {}
-    changes, before, after = [], [], []
-    for index, params in enumerate(listed):
-        where = f"sync_daemons[{index}]"
-        state = params["state"]
-        if state in seen:
-            raise ipvs.ParamError(where, f"the {state} daemon is already sync_daemons"
-                                         f"[{seen[state]}]")
-        seen[state] = index
-        current = live.get(state)
-        if current is not None:
-            before.append(current)
-        if not params["present"]:
-            if current is not None:
-                changes.append(stop_change(kernel, current))
-            continue
-        want = wanted_daemon(params, where)
-        effective = dataclasses.replace(  # as it will read back (for reports and the diff)
-            want, group=want.group or ipvs.DAEMON_DEFAULTS["group"],
-            port=want.port or ipvs.DAEMON_DEFAULTS["port"],
-            ttl=want.ttl or ipvs.DAEMON_DEFAULTS["ttl"],
-            max_len=want.max_len if want.max_len is not None or current is None
-            else current.max_len)
-        after.append(effective)
-        if current is not None and daemon_matches(current, want):
-            continue
-        if current is not None:
-            changes.append(stop_change(kernel, current))
-        report = {"action": "start_sync_daemon", "sync_daemon": ipvs.daemon_result(effective)}
-        if current is not None:
-            old, new = ipvs.daemon_result(current), ipvs.daemon_result(effective)
-            report["changes"] = {k: [old[k], new[k]] for k in new
-                                 if new[k] is not None and old[k] != new[k]}
-        changes.append(Change(report=report,
-                              do=lambda want=want: kernel.start_daemon(want),
-                              undo=lambda state=state: kernel.stop_daemon(state)))
-    return changes, before, after
-
-
-def stop_change(kernel, current):
-    return Change(report={"action": "stop_sync_daemon",
-                          "sync_daemon": ipvs.daemon_result(current)},
-                  do=lambda: kernel.stop_daemon(current.state),
-                  undo=lambda: kernel.start_daemon(current))
-
-
-def daemon_line(daemon):
-    parts = [f"--start-daemon {daemon.state} --mcast-interface {daemon.interface}",
-             f"--syncid {daemon.sync_id}"]
-    for name, switch in (("max_len", "--sync-maxlen"), ("group", "--mcast-group"),
-                         ("port", "--mcast-port"), ("ttl", "--mcast-ttl")):
-        value = getattr(daemon, name)
-        if value is not None:
-            parts.append(f"{switch} {value}")
-    return " ".join(parts)
-
-
-def side_text(timeouts, daemons):
-    lines = []
-    if timeouts:
-        lines.append("# timeouts " + " ".join(f"{k}={v}" for k, v in sorted(timeouts.items())))
-    lines += [daemon_line(d) for d in sorted(daemons, key=lambda d: d.state)]
-    return "".join(line + "\n" for line in lines)
-
-
-# --- main --------------------------------------------------------------------------------------
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
@@ -618,83 +486,67 @@ def main():
     if drain_timeout is not None and drain_timeout < 0:
         module.fail_json(msg="drain_timeout: seconds >= 0 expected", field="drain_timeout")
     try:
-        desired = ipvs.table_from_params(params["services"])
+        desired = options.table_from_params(params["services"])
         scope = scope_of(params, desired)
-    except ipvs.ParamError as err:
-        ipvs.fail(module, err)
+        timeouts = options.timeouts_from_params(params["timeouts"])
+        daemons = options.sync_daemons_from_params(params["sync_daemons"])
+    except options.ParamError as err:
+        ipvs_module.fail(module, err)
 
     result = dict(changed=False)
-    with ipvs.kernel(module) as kernel:
+    with ipvs_module.kernel(module) as kernel:
         try:
             live = rc.read_table(kernel)
-            plan = rc.plan(desired, live, scope, purge=params["purge"],
-                           purge_destinations=params["purge_destinations"])
-            side, timeouts_before, timeouts_after = timeout_changes(kernel, params["timeouts"])
-            daemons, daemons_before, daemons_after = daemon_changes(kernel,
-                                                                    params["sync_daemons"])
-            side += daemons
-        except (ipvs.ParamError, nl.IpvsNetlinkError) as err:
-            ipvs.fail(module, err)
+            table = rc.plan(desired, live, scope, purge=params["purge"],
+                            purge_destinations=params["purge_destinations"]).operations
+            live_timeouts = kernel.timeouts() if timeouts else None
+            live_daemons = {d.state: d for d in kernel.daemons()} if daemons else {}
+            settings = rc.plan_timeouts(timeouts, live_timeouts) if timeouts else []
+            settings += rc.plan_sync_daemons(daemons, live_daemons.values())
+        except nl.IpvsNetlinkError as err:
+            ipvs_module.fail(module, err)
 
-        result["operations"] = [ipvs.operation_result(op) for op in plan.operations]
-        result["operations"] += [change.report for change in side]
+        # reported table first, then settings; applied settings first (see apply)
+        result["operations"] = [results.operation_result(op) for op in table + settings]
         result["changed"] = bool(result["operations"])
-
         if module._diff:
             desired_keys = {s.key for s in desired}
             owned = {s: d for s, d in live.items() if scope.owns(s) or s.key in desired_keys}
-            after = rc.simulate(owned, plan.operations)
             result["diff"] = dict(
-                before=ipvs.table_text(owned) + side_text(timeouts_before, daemons_before),
-                after=ipvs.table_text(after) + side_text(timeouts_after, daemons_after),
+                before=text.table_text(owned) + text.settings_text(
+                    {name: getattr(live_timeouts, name) for name in timeouts},
+                    [live_daemons[state] for state in daemons if state in live_daemons]),
+                after=text.table_text(rc.simulate(owned, table)) + text.settings_text(
+                    timeouts, [codec.expected_daemon(d, live_daemons.get(state))
+                               for state, d in daemons.items() if d is not None]),
                 before_header="IPVS table (in scope)", after_header="IPVS table (in scope)")
 
         if result["changed"] and not module.check_mode:
-            result.update(apply(module, kernel, plan, live, side, drain_timeout))
+            result.update(apply(module, kernel, live, table, settings, drain_timeout,
+                                result["operations"]))
     module.exit_json(**result)
 
 
-def apply(module, kernel, plan, live, side, drain_timeout):
-    """Side changes, drains, then the table; on any refusal undo everything in reverse."""
-    done = []
+def apply(module, kernel, live, table, settings, drain_timeout, report):
+    """One transaction: the settings, the drains, then the table; any refusal undoes it all."""
     out = {}
     targets = {}
     if drain_timeout is not None:
-        for op in plan.operations:
+        for op in table:
             if op.action == "delete_destination":
                 targets.setdefault(op.service, []).append(op.destination)
+    transaction = rc.Transaction(kernel, live)
     try:
-        for change in side:
-            change.do()
-            done.append(change)
-        if targets:
-            out["drained"] = ipvs.drain(kernel, targets, drain_timeout)
-        rc.apply(kernel, plan, live)
-    except (nl.IpvsNetlinkError, rc.ApplyError) as err:
-        undo_failures = []
-        if targets and "drained" in out:
-            ipvs.undrain(kernel, targets)
-        for change in reversed(done):
-            try:
-                change.undo()
-            except nl.IpvsNetlinkError as undo_err:
-                undo_failures.append(str(undo_err))
-        msg = str(err)
-        if done:
-            msg += ("; timeouts and sync daemons changed by this run were restored"
-                    if not undo_failures else
-                    "; restoring timeouts and sync daemons failed: " + "; ".join(undo_failures))
-        module.fail_json(msg=msg, operations=[ipvs.operation_result(op)
-                                              for op in plan.operations]
-                         + [c.report for c in side],
-                         errno=errno_name(err))
+        try:
+            transaction.apply(settings)
+            if targets:
+                out["drained"] = draining.drain(kernel, targets, drain_timeout, transaction)
+            transaction.apply(table)
+        except nl.IpvsNetlinkError as err:  # a read while draining
+            transaction.abort(err)
+    except rc.ApplyError as err:
+        module.fail_json(msg=str(err), operations=report, errno=ipvs_module.errno_name(err))
     return out
-
-
-def errno_name(err):
-    failure = getattr(err, "failure", err)
-    code = getattr(failure, "errno", None)
-    return errno.errorcode.get(code, str(code)) if code else None
 
 
 if __name__ == "__main__":

@@ -10,16 +10,21 @@
   ever deleted, so other tools' services survive.
 * Transactional: every operation carries its inverse, computed from the live table; when the
   kernel refuses one, the operations already applied are undone in reverse order.
+* Beside the table, the kernel's connection timeouts and its sync daemons are operations too
+  (``plan_timeouts``, ``plan_sync_daemons``), with their inverses; ``apply`` sends them
+  first, in their own batch, then the table.
 * Check mode is the plan alone: it needs the read, never a write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from . import codec
 from . import netlink as nl
 from .model import Destination, DestinationKey, Service, ServiceKey
 
@@ -33,6 +38,7 @@ class Scope:
 
     addresses: frozenset[str] | None = None  # None: every address
     fwmarks: frozenset[int] | None = None  # None: every fwmark
+    services: frozenset[ServiceKey] = frozenset()  # these services too, whatever their address
 
     @classmethod
     def everything(cls) -> Scope:
@@ -47,20 +53,45 @@ class Scope:
         return cls.of((s.address for s in table if s.address is not None),
                       (s.fwmark for s in table if s.fwmark is not None))
 
+    @classmethod
+    def only(cls, *services: Service) -> Scope:
+        """Exactly these services (what a module managing one service owns)."""
+        return cls(frozenset(), frozenset(), frozenset(s.key for s in services))
+
     def owns(self, service: Service) -> bool:
+        if service.key in self.services:
+            return True
         if service.fwmark is not None:
             return self.fwmarks is None or service.fwmark in self.fwmarks
         return self.addresses is None or service.address in self.addresses
 
 
+# Operations beside the table: the kernel's settings. They go first, in their own batch.
+SETTINGS = frozenset({"set_timeouts", "start_sync_daemon", "stop_sync_daemon"})
+TIMEOUT_NAMES = ("tcp", "tcp_fin", "udp")
+
+
 @dataclass(frozen=True)
 class Operation:
-    """One change: what to send, what undoes it, and how to report it."""
+    """One change: what to send, what undoes it, and how to report it.
 
-    action: str  # add_service edit_service delete_service add_destination ...
-    service: Service
+    A table operation names its ``service`` (and ``destination``); ``set_timeouts`` carries
+    ``timeouts``, the sync daemon operations their ``daemon``. ``before`` is the live value
+    an edit, a deletion, a stop or a timeout change replaces (for a start: the daemon of the
+    same state that was running, if any).
+    """
+
+    action: str  # add_service edit_service delete_service add_destination ... set_timeouts ...
+    service: Service | None = None
     destination: Destination | None = None
-    before: Service | Destination | None = None  # the live object an edit or delete replaces
+    before: Service | Destination | nl.Timeouts | nl.SyncDaemon | None = None
+    timeouts: nl.Timeouts | None = None
+    daemon: nl.SyncDaemon | None = None
+
+    @property
+    def setting(self) -> bool:
+        """A change of the kernel's settings, not of the table."""
+        return self.action in SETTINGS
 
     def request(self) -> nl.Request:
         return _REQUEST[self.action](self)
@@ -69,6 +100,8 @@ class Operation:
         return _INVERSE[self.action](self)
 
     def describe(self) -> dict[str, object]:
+        if self.setting:
+            return _describe_setting(self)
         out: dict[str, object] = {"action": self.action,
                                   "service": nl.describe_service(self.service)}
         if self.destination is not None:
@@ -79,6 +112,26 @@ class Operation:
         return out
 
 
+def _describe_setting(op: Operation) -> dict[str, object]:
+    out: dict[str, object] = {"action": op.action}
+    if op.action == "set_timeouts":
+        out["changes"] = {name: [getattr(op.before, name), getattr(op.timeouts, name)]
+                          for name in TIMEOUT_NAMES
+                          if getattr(op.before, name) != getattr(op.timeouts, name)}
+        return out
+    if op.action == "stop_sync_daemon":
+        out["sync_daemon"] = dataclasses.asdict(op.daemon)
+        return out
+    running = op.before if isinstance(op.before, nl.SyncDaemon) else None
+    new = dataclasses.asdict(codec.expected_daemon(op.daemon, running))
+    out["sync_daemon"] = new
+    if running is not None:
+        old = dataclasses.asdict(running)
+        out["changes"] = {k: [old[k], new[k]] for k in new
+                          if new[k] is not None and old[k] != new[k]}
+    return out
+
+
 _REQUEST = {
     "add_service": lambda op: nl.add_service(op.service),
     "edit_service": lambda op: nl.edit_service(op.service),
@@ -86,6 +139,9 @@ _REQUEST = {
     "add_destination": lambda op: nl.add_destination(op.service, op.destination),
     "edit_destination": lambda op: nl.edit_destination(op.service, op.destination),
     "delete_destination": lambda op: nl.delete_destination(op.service, op.destination),
+    "set_timeouts": lambda op: codec.set_timeouts(op.timeouts),
+    "start_sync_daemon": lambda op: codec.start_daemon(op.daemon),
+    "stop_sync_daemon": lambda op: codec.stop_daemon(op.daemon.state),
 }
 
 _INVERSE = {
@@ -98,6 +154,11 @@ _INVERSE = {
                                               before=op.destination)],
     "delete_destination": lambda op: [Operation("add_destination", op.service,
                                                 op.destination)],
+    "set_timeouts": lambda op: [Operation("set_timeouts", timeouts=op.before,
+                                          before=op.timeouts)],
+    "start_sync_daemon": lambda op: [Operation("stop_sync_daemon", daemon=op.daemon,
+                                               before=op.daemon)],
+    "stop_sync_daemon": lambda op: [Operation("start_sync_daemon", daemon=op.before or op.daemon)],
 }
 
 
@@ -135,6 +196,8 @@ class MemoryTable:
 
     def apply(self, operations: Iterable[Operation]) -> MemoryTable:
         for op in operations:
+            if op.service is None:  # a setting: no table to change
+                continue
             key = op.service.key
             if op.action == "add_service":
                 self._table[key] = (op.service, {})
@@ -225,47 +288,137 @@ def _destination_changes(service: Service, wanted: tuple[Destination, ...],
     return operations
 
 
+def plan_timeouts(wanted: nl.Timeouts | Mapping[str, int | None], live: nl.Timeouts
+                  ) -> list[Operation]:
+    """The operation that sets the timeouts ``wanted`` gives, if any differs from ``live``.
+
+    A timeout left out, None or 0 keeps its live value (as ``ipvsadm --set`` takes 0).
+    """
+    if isinstance(wanted, nl.Timeouts):
+        wanted = dataclasses.asdict(wanted)
+    new = nl.Timeouts(**{name: wanted.get(name) or getattr(live, name)
+                         for name in TIMEOUT_NAMES})
+    return [] if new == live else [Operation("set_timeouts", timeouts=new, before=live)]
+
+
+def plan_sync_daemons(wanted: Mapping[str, nl.SyncDaemon | None],
+                      live: Iterable[nl.SyncDaemon]) -> list[Operation]:
+    """The operations that make the sync daemons of the states ``wanted`` names (``master``,
+    ``backup``) run as given, or not at all (None); a state not named is left alone.
+
+    A running daemon with other settings is stopped, then started again with these.
+    """
+    running = {d.state: d for d in live}
+    operations: list[Operation] = []
+    for state, want in wanted.items():
+        current = running.get(state)
+        if want is not None and want.state != state:
+            raise ValueError(f"sync daemon {state}: the daemon given is a {want.state} daemon")
+        if want is not None and current is not None and codec.daemon_matches(current, want):
+            continue
+        if current is not None:
+            operations.append(Operation("stop_sync_daemon", daemon=current, before=current))
+        if want is not None:
+            operations.append(Operation("start_sync_daemon", daemon=want, before=current))
+    return operations
+
+
 class ApplyError(Exception):
-    """The kernel refused an operation; everything applied before it was undone."""
+    """The kernel refused an operation; everything the transaction had applied was undone.
+
+    ``failure`` is the refusal, ``rolled_back`` how many operations were undone,
+    ``rollback_failures`` the undos the kernel refused as well.
+    """
 
     def __init__(self, failure: nl.IpvsNetlinkError, rolled_back: int,
-                 rollback_failures: list[nl.IpvsNetlinkError]) -> None:
-        # an IpvsNetlinkError's strerror already starts with its ``what``
-        detail = f"{failure.what}: {os.strerror(failure.errno)}"
-        if rollback_failures:
-            detail += ("; rolling back failed too: " + "; ".join(
-                f"{f.what}: {os.strerror(f.errno)}" for f in rollback_failures))
-        elif rolled_back:
-            detail += f"; the {rolled_back} operations already applied were rolled back"
-        else:
-            detail += "; nothing had been applied, nothing was rolled back"
-        super().__init__(detail)
+                 rollback_failures: list[nl.IpvsNetlinkError], detail: str | None = None
+                 ) -> None:
+        super().__init__(detail or _error_text(failure))
         self.failure = failure
         self.rolled_back = rolled_back
         self.rollback_failures = rollback_failures
 
 
+def _error_text(failure: OSError) -> str:
+    # an IpvsNetlinkError's strerror already starts with its ``what``
+    return f"{getattr(failure, 'what', failure.strerror)}: {os.strerror(failure.errno)}"
+
+
+class Transaction:
+    """Operations applied in steps (``apply``); when the kernel refuses one, or the caller
+    gives up (``abort``), every operation applied so far, in every step, is undone, newest
+    first, and ApplyError raised.
+
+    ``live`` is the table read before: undoing a deleted service adds its destinations back.
+    """
+
+    def __init__(self, kernel: nl.IpvsNetlink,
+                 live: Mapping[Service, Iterable[Destination]] | None = None) -> None:
+        self.kernel = kernel
+        self.live = live
+        self.applied: list[Operation] = []
+
+    def apply(self, operations: Iterable[Operation]) -> None:
+        """One step: the operations pipelined, in order; raises ApplyError on a refusal."""
+        operations = list(operations)
+        if not operations:
+            return
+        sent, failures = self.kernel.pipeline(op.request() for op in operations)
+        # by position: two operations may well describe themselves alike
+        failed = {f.index for f in failures}
+        step = [op for index, op in enumerate(operations[:sent]) if index not in failed]
+        self.applied += step
+        if failures:
+            self._roll_back(failures[0], operations[failures[0].index], step)
+
+    def abort(self, failure: nl.IpvsNetlinkError) -> NoReturn:
+        """Undo everything applied, for a failure outside ``apply`` (a read, say)."""
+        self._roll_back(failure, None, [])
+
+    def undo_operations(self) -> list[Operation]:
+        undo: list[Operation] = []
+        for op in reversed(self.applied):
+            if op.action == "delete_service" and self.live is not None:
+                # re-add the service first, then its destinations
+                undo += [Operation("add_service", op.service)] + [
+                    Operation("add_destination", op.service, d)
+                    for d in self.live.get(op.service, ())]
+            else:
+                undo += op.inverse()
+        return undo
+
+    def _roll_back(self, failure: nl.IpvsNetlinkError, failed: Operation | None,
+                   step: Sequence[Operation]) -> NoReturn:
+        applied, undo = self.applied, self.undo_operations()
+        self.applied = []
+        # best effort: one undo the kernel refuses must not keep the others from being tried
+        _sent, refused = self.kernel.pipeline((op.request() for op in undo),
+                                              stop_on_failure=False)
+        undone = [(undo[f.index], f) for f in refused]
+        detail = _error_text(failure) if failed is not None and not failed.setting \
+            else str(failure)
+        if failed is not None and not failed.setting:
+            table_failures = [f for op, f in undone if not op.setting]
+            table_step = [op for op in step if not op.setting]
+            if table_failures:
+                detail += "; rolling back failed too: " + "; ".join(
+                    _error_text(f) for f in table_failures)
+            elif table_step:
+                detail += f"; the {len(table_step)} operations already applied were rolled back"
+            else:
+                detail += "; nothing had been applied, nothing was rolled back"
+        if any(op.setting for op in applied):
+            setting_failures = [str(f) for op, f in undone if op.setting]
+            detail += ("; restoring timeouts and sync daemons failed: " + "; ".join(
+                setting_failures) if setting_failures
+                else "; timeouts and sync daemons changed by this run were restored")
+        raise ApplyError(failure, len(applied), [f for _op, f in undone], detail)
+
+
 def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
           live: Mapping[Service, Iterable[Destination]] | None = None) -> None:
-    """Apply a plan; on the first refused operation undo the applied ones and raise ApplyError."""
-    operations = the_plan.operations
-    if not operations:
-        return
-    sent, failures = kernel.pipeline(op.request() for op in operations)
-    if not failures:
-        return
-    # by position: two operations may well describe themselves alike
-    failed = {f.index for f in failures}
-    applied = [op for index, op in enumerate(operations[:sent]) if index not in failed]
-    undo: list[Operation] = []
-    for op in reversed(applied):
-        if op.action == "delete_service" and live is not None:
-            # re-add the service first, then its destinations
-            undo += [Operation("add_service", op.service)] + [
-                Operation("add_destination", op.service, d) for d in live.get(op.service, ())]
-        else:
-            undo += op.inverse()
-    # best effort: one undo the kernel refuses must not keep the others from being tried
-    _sent, rollback_failures = kernel.pipeline((op.request() for op in undo),
-                                               stop_on_failure=False)
-    raise ApplyError(failures[0], len(applied), rollback_failures)
+    """Apply a plan, the settings first, then the table; on the first refused operation undo
+    the applied ones and raise ApplyError."""
+    transaction = Transaction(kernel, live)
+    transaction.apply(op for op in the_plan.operations if op.setting)
+    transaction.apply(op for op in the_plan.operations if not op.setting)

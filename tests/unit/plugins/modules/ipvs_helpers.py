@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared by the IPVS module tests: the fake kernel behind the modules' netlink socket.
 
-The modules open their socket through ``_ipvs_module.open_kernel()``; the ``fake`` fixture
+The modules open their socket through ``ipvs_module.open_kernel()``; the ``fake`` fixture
 replaces it with an ``IpvsNetlink`` on a ``FakeIpvsKernel`` (tests/unit/plugins/module_utils),
 the one fake the project allows: only the socket is faked, the netlink codec, the reconcile
 engine and the module code all run for real. The same fake table lives across the module runs
@@ -20,8 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "module_utils"))
 
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 
+from plugins.module_utils import ipvs_module  # noqa: E402
+from plugins.module_utils.lvs_cluster.ipvs import (
+    drain,  # noqa: E402
+    text,  # noqa: E402
+)
 from plugins.module_utils.lvs_cluster.ipvs import netlink as nl  # noqa: E402
-from plugins.module_utils.lvs_cluster.ipvs import params as ipvs  # noqa: E402
 from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
 from plugins.module_utils.lvs_cluster.ipvs.reconcile import read_table  # noqa: E402
 
@@ -41,7 +45,7 @@ class Reopenable:
 
 def install(monkeypatch, fake: FakeIpvsKernel) -> FakeIpvsKernel:
     """Make every module run talk to ``fake``."""
-    monkeypatch.setattr(ipvs, "open_kernel", lambda: nl.IpvsNetlink(Reopenable(fake)))
+    monkeypatch.setattr(ipvs_module, "open_kernel", lambda: nl.IpvsNetlink(Reopenable(fake)))
     return fake
 
 
@@ -72,8 +76,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     the_clock = Clock()
-    monkeypatch.setattr(ipvs, "_clock", the_clock)
-    monkeypatch.setattr(ipvs, "_sleep", the_clock.sleep)
+    monkeypatch.setattr(drain, "_clock", the_clock)
+    monkeypatch.setattr(drain, "_sleep", the_clock.sleep)
     return the_clock
 
 
@@ -97,7 +101,7 @@ def table(fake: FakeIpvsKernel) -> dict:
 
 def rules(fake: FakeIpvsKernel) -> list[str]:
     """The fake's table as ipvsadm-save rules, one per line."""
-    return ipvs.table_text(read_table(nl.IpvsNetlink(Reopenable(fake)))).splitlines()
+    return text.table_text(read_table(nl.IpvsNetlink(Reopenable(fake)))).splitlines()
 
 
 def fake_dest(fake: FakeIpvsKernel, svc: Service, address: str):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugins.module_utils.lvs_cluster.ipvs import params as ipvs
+from plugins.module_utils.lvs_cluster.ipvs import options as ipvs
 from plugins.modules import ipvs_real_server, ipvs_service, ipvs_table
 
 # doc_fragments is not registered as a package by tests/unit/conftest.py: load it by path.

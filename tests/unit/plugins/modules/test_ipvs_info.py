@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ipvs_helpers import dest, fake, fake_dest, install, mark, service, table
 
-from plugins.module_utils.lvs_cluster.ipvs import params as ipvs
+from plugins.module_utils import ipvs_module as ipvs
 from plugins.modules import ipvs_info, ipvs_table
 
 __all__ = ["fake"]  # the fixture, imported for pytest

@@ -9,8 +9,8 @@ import errno
 import pytest
 from ipvs_helpers import FakeIpvsKernel, dest, fake, install, mark, rules, service, table
 
+from plugins.module_utils import ipvs_module as ipvs
 from plugins.module_utils.lvs_cluster.ipvs import netlink as nl
-from plugins.module_utils.lvs_cluster.ipvs import params as ipvs
 from plugins.modules import ipvs_service
 
 __all__ = ["fake"]  # the fixture, imported for pytest
