@@ -7,7 +7,6 @@ daemon; and a reload's correction of addresses changed by hand. ``--norun`` only
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import shlex
 import subprocess
@@ -120,7 +119,9 @@ class Takeover:
             log.error("%s %r failed: %s", name, command, error)
 
     def sync_daemon(self, state: str) -> None:
-        """Stop both sync daemons, start the one for our state (Piranha's stop/stop/start)."""
+        """Only the sync daemon of our state runs, on the configured interface and sync id (one
+        transaction of the reconcile engine: the other state's daemon stopped, ours started or
+        restarted when its settings differ; all undone if the kernel refuses one)."""
         if not self.config.syncdaemon:
             return
         interface, sync_id = self.config.syncd_iface, self.config.syncd_id & 0xFF
@@ -131,15 +132,16 @@ class Takeover:
             self.net.sync_daemon(state, interface, sync_id)
             return
         try:
+            from lvs_cluster.ipvs import reconcile  # noqa: PLC0415
             from lvs_cluster.ipvs.netlink import IpvsNetlink, SyncDaemon  # noqa: PLC0415
 
+            other = "backup" if state == "master" else "master"
+            wanted = {other: None,
+                      state: SyncDaemon(state=state, interface=interface, sync_id=sync_id)}
             with IpvsNetlink() as ipvs:
-                for old in ("backup", "master"):
-                    with contextlib.suppress(OSError):  # ESRCH: it was not running
-                        ipvs.stop_daemon(old)
-                ipvs.start_daemon(SyncDaemon(state=state, interface=interface,
-                                             sync_id=sync_id))
-        except OSError as error:
+                operations = reconcile.plan_sync_daemons(wanted, ipvs.daemons())
+                reconcile.apply(ipvs, reconcile.Plan(operations))
+        except (OSError, reconcile.ApplyError) as error:
             log.error("sync daemon %s on %s: %s", state, interface, error)
 
     def reassert(self, dropped: list[Any]) -> int:
