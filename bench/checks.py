@@ -1,6 +1,6 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""bench-checks: CPU of lvsd's check engine (files/lib/lvs_agents/checks.py).
+"""bench-checks: CPU of lvsd's check engine (files/lib/lvs_agents/checks/).
 
 Subcommands (run-checks.sh drives them; each runs where it is told to, host namespace or
 guest):

@@ -66,8 +66,8 @@ on_guest() { ssh -F "$ssh_config" "$guest" "$@"; }
 lab_started=1
 "$labctl" up
 on_guest "rm -rf $remote && mkdir -p $remote/lib/lvs_agents"
-scp -q -F "$ssh_config" files/lib/lvs_agents/__init__.py files/lib/lvs_agents/checks.py \
-  "$guest:$remote/lib/lvs_agents/"
+scp -q -F "$ssh_config" files/lib/lvs_agents/__init__.py "$guest:$remote/lib/lvs_agents/"
+tar -C files/lib/lvs_agents --exclude=__pycache__ -cf - checks | on_guest "tar -C $remote/lib/lvs_agents -xf -"
 scp -q -F "$ssh_config" bench/checks.py "$guest:$remote/"
 on_guest "ip addr add 10.255.0.1/16 dev lo; modprobe ip_vs || true; cd $remote &&
   (setsid python3 checks.py listen --count-file $remote/accepts </dev/null >listen.log 2>&1 &)"

@@ -110,8 +110,8 @@ notes:
   - 'Ad-hoc, with this collection on the collections path (see the collection''s README):
     C(ansible localhost -m lvs.cluster.lvs_cf
     -a "state=parsed content={{ lookup(''file'', ''lvs.cf'') }}").'
-  - The command C(lvs-cf check FILE) (C(files/bin/lvs-cf) in the collection) runs the same
-    checks outside Ansible, for example as the O(ansible.builtin.template#module:validate)
+  - The command C(lvs-cf check FILE) (C(files/bin/lvs-cluster lvs-cf) in the collection) runs
+    the same checks outside Ansible, for example as the O(ansible.builtin.template#module:validate)
     command of a template.
 seealso:
   - plugin: lvs.cluster.lvs_cf_parse

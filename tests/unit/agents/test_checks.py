@@ -408,14 +408,14 @@ def test_scheduler_times_out_a_check_at_its_next_start():
 
 
 def test_scheduler_reports_engine_bugs_and_stops_that_key(monkeypatch):
-    from lvs_agents import checks
+    from lvs_agents.checks import tcp
 
     def broken(*args):
         raise RuntimeError("bug")
 
     async def main():
         failures, results = [], []
-        monkeypatch.setattr(checks, "_matcher", broken)
+        monkeypatch.setattr(tcp, "matcher", broken)
         server, port = await serve(b"HTTP")
         async with server:
             scheduler = Scheduler(lambda k, r: results.append(r),
@@ -433,7 +433,7 @@ def open_fds():
 
 
 def test_no_file_descriptor_leak():
-    from lvs_agents import checks
+    from lvs_agents.checks import tcp
 
     async def main():
         server, port = await serve(b"HTTP/1.0 200 OK")
@@ -448,7 +448,7 @@ def test_no_file_descriptor_leak():
             await run_check(spec(free_port()))
             await run_check(spec(free_port(), send="x", expect="HTTP"))
             await run_check(spec(silent_port, send="x", expect="HTTP", timeout=0.2))
-        poller = checks._POLLERS.get(asyncio.get_running_loop())
+        poller = tcp._POLLERS.get(asyncio.get_running_loop())
         assert poller is not None and not poller.probes
     run(main())
     before = open_fds()
@@ -459,7 +459,7 @@ def test_no_file_descriptor_leak():
 def test_abandoned_checks_close_their_sockets_at_once():
     """A check abandoned in flight (Scheduler.stop: lvsd's SIGHUP removing a server, or its
     exit; a cancelled run_check) closes its socket then, not when the server would answer."""
-    from lvs_agents import checks
+    from lvs_agents.checks import tcp
 
     async def main():
         async def handle(reader, writer):
@@ -474,7 +474,7 @@ def test_abandoned_checks_close_their_sockets_at_once():
             probe = scheduler.entries["x"].probe
             sock, phase = probe.sock, probe.state.phase
             scheduler.stop()
-            poller = checks._POLLERS[asyncio.get_running_loop()]
+            poller = tcp._POLLERS[asyncio.get_running_loop()]
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(run_check(spec(port, send="x", expect="H", timeout=5)),
                                        0.2)

@@ -206,3 +206,14 @@ def test_python_is_isolated(tmp_path, empty_run_dir):
     (evil / "lvs_agents" / "__init__.py").write_text("raise SystemExit(99)\n")
     result = launch(LAUNCHER, "status", env=dict(empty_run_dir, PYTHONPATH=str(evil)))
     assert result.returncode == 3
+
+
+def test_a_command_whose_module_is_a_package(tmp_path):
+    library = tmp_path / "lib"
+    shutil.copytree(CORE, library / "lvs_cluster", ignore=shutil.ignore_patterns("__pycache__"))
+    (library / "lvs_agents" / "status").mkdir(parents=True)
+    (library / "lvs_agents" / "__init__.py").write_text("")
+    (library / "lvs_agents" / "status" / "__init__.py").write_text(
+        "def main(argv):\n    print('package', argv)\n    return 5\n")
+    result = launch(LAUNCHER, "status", "-x", env={"LVS_CLUSTER_LIB": str(library)})
+    assert (result.returncode, result.stdout) == (5, "package ['-x']\n"), result.stderr

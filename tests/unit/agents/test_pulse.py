@@ -1,9 +1,10 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pulse as a process: two real pulses on 127.0.0.11 / 127.0.0.12 exchanging real UDP
-heartbeats, with the network side swapped for the recording fake (LVS_CLUSTER_FAKE_NETOPS) and
-a fake lvsd. Everything is observed through pulse.json and the recorders' logs, polled with
-generous bounds; every process is killed in a finalizer."""
+heartbeats, with the network side swapped for the recording fake (recording_netops.py, injected
+by run_pulse_with_recording_netops.py) and a fake lvsd. Everything is observed through
+pulse.json and the recorders' logs, polled with generous bounds; every process is killed in a
+finalizer."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from lvs_agents import pulse
 
 REPO = Path(__file__).resolve().parents[3]
 FAKE_LVSD = Path(__file__).with_name("fake_lvsd.py")
+RUN_PULSE = Path(__file__).with_name("run_pulse_with_recording_netops.py")
 MASTER_IP, BACKUP_IP = "127.0.0.11", "127.0.0.12"
 KEY = b"a test key that is long enough\n"
 DEADTIME = 0.2
@@ -81,8 +83,7 @@ class Node:
         self.process = None
 
     def start(self, *extra):
-        env = {**os.environ, "PYTHONPATH": self.pythonpath, "LVS_CLUSTER_RUN_DIR": str(self.dir),
-               pulse.FAKE_NETOPS_ENV: str(self.netlog), pulse.FAKE_LOCAL_ENV: self.ip}
+        env = {**os.environ, "PYTHONPATH": self.pythonpath, "LVS_CLUSTER_RUN_DIR": str(self.dir)}
         env.pop("NOTIFY_SOCKET", None)
         self.stderr = open(self.dir / "stderr.log", "ab")  # noqa: SIM115 - closed in stop()
         with open(self.dir / "pulse.json", "w"):
@@ -92,7 +93,8 @@ class Node:
         fake_lvsd.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_LVSD}" "$@"\n')
         fake_lvsd.chmod(0o755)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lvs_agents.pulse", "-n", "-v", "-c", str(self.config),
+            [sys.executable, str(RUN_PULSE), str(self.netlog), self.ip,
+             "-n", "-v", "-c", str(self.config),
              "--metrics", "off", "--lvsd", str(fake_lvsd), *extra],
             env=env, stdout=self.stderr, stderr=self.stderr)
         return self
@@ -217,6 +219,17 @@ def forged(sender, running=False, key=None, **fields):
     values = {"epoch": 1, "sequence": 1, "timestamp_ms": int(time.time() * 1000), **fields}
     heartbeat = hb.Heartbeat(running, hb.ROLE_PRIMARY, sender, **values)
     return hb.encode(heartbeat, key or KEY.strip())
+
+
+def test_a_slow_start_is_not_a_silent_peer(cluster):
+    """Both routers take longer than deadtime to start (a loaded machine): heartbeats that
+    arrive meanwhile wait in the open socket and are heard before the first deadtime check,
+    so the cold start ends as usual, the backup never holding the VIPs."""
+    for node in cluster.values():
+        Path(str(node.netlog) + ".slowstart").write_text(str(4 * DEADTIME))
+    master, backup = start_pair(cluster)
+    assert not backup.calls("ensure_address")
+    assert len(master.calls("ensure_address")) == 1
 
 
 def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):

@@ -4,7 +4,7 @@
 lvs.cluster.lvs_cf module.
 
 Private to lvs.cluster. Standard library only (it runs on routers without Ansible); the entry
-script is files/bin/lvs-cf.
+command is the launcher files/bin/lvs-cluster called as lvs-cf.
 """
 
 from __future__ import annotations

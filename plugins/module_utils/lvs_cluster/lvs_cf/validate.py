@@ -31,7 +31,9 @@ MAX_FWMARK = 0xFFFFFFFF
 MAX_DEVICE_NAME = 15  # IFNAMSIZ - 1
 
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.10 on the target
-    Block = LvsConfig | VirtualService | RealServer | FailoverService
+    from typing import Union
+
+    Block = Union[LvsConfig, VirtualService, RealServer, FailoverService]  # noqa: UP007
 
 
 def validate_lvs_cf(config: LvsConfig, source: str = "lvs.cf") -> tuple[LvsCfWarning, ...]:

@@ -32,6 +32,7 @@ def lvs_cf_script(tmp_path_factory):
     link.symlink_to(LAUNCHER)
     return link
 
+
 BAD = "service = lvs\nprimary = 10.0.0.1\nscheduler = wlc\n"
 
 

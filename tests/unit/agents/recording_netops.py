@@ -1,9 +1,11 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A stand-in for ``lvs_agents.netops`` that pulse uses when ``LVS_CLUSTER_FAKE_NETOPS`` names
-a log file: addresses live in memory, every call is appended to the log as one JSON line, and
-files beside the log switch failures on (``<log>.linkdown``, ``<log>.noecho``,
-``<log>.arp-answer``). It lets tests run two real pulse processes without privileges."""
+"""A stand-in for ``lvs_agents.netops`` (a ``pulse_net.PulseNetops``) for pulse's tests:
+addresses live in memory, every call is appended to a log as one JSON line, and files beside
+the log switch failures on (``<log>.linkdown``, ``<log>.noecho``, ``<log>.arp-answer``) or
+change addresses behind pulse's back (``<log>.hand-del``, ``<log>.hand-add``). It lets tests
+run two real pulse processes without privileges; run_pulse_with_recording_netops.py injects
+it into ``lvs_agents.pulse.main``."""
 
 from __future__ import annotations
 
@@ -56,8 +58,21 @@ class RecordingNetops:
         return self.record("remove_address", removed, ip=spec.ip, label=spec.label)
 
     def has_address(self, spec: FakeAddressSpec) -> bool:
+        self._slow_start()
         self._hand_edits()
         return spec.ip in self.addresses
+
+    def _slow_start(self) -> None:
+        """``<log>.slowstart`` (seconds): this call, pulse's look for its VIPs at start, takes
+        that long once, as a start-up on a loaded machine may; then the file is deleted."""
+        path = self.log_path + ".slowstart"
+        try:
+            with open(path) as stream:
+                seconds = float(stream.read())
+            os.unlink(path)
+        except OSError:
+            return
+        time.sleep(seconds)
 
     def _hand_edits(self) -> None:
         """``<log>.hand-del`` / ``<log>.hand-add`` (one address per line): addresses removed or
@@ -102,6 +117,9 @@ class RecordingAnnouncer:
 
     def warm(self) -> None:
         self.net.record("Announcer.warm")
+
+    def frames(self, ip: str, device: str) -> list[bytes]:
+        return []
 
     def announce(self, ip: str, device: str) -> None:
         self.net.record("Announcer.announce", None, ip=ip, device=device)

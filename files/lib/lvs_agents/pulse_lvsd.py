@@ -1,0 +1,131 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lvsd under pulse: started at once on both nodes (warm standby), its READY read from a pipe
+(CHILDFAIL lasts until then), restarted after a back-off when it exits, stopped on the way out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import subprocess
+from collections.abc import Sequence
+
+from .pulse_setup import NAME
+
+LVSD_RESTART_DELAY = 1.0
+LVSD_STOP_TIMEOUT = 5.0
+
+log = logging.getLogger(NAME)
+
+
+class Lvsd:
+    """lvsd as pulse's child: started at once (warm standby), READY read from a pipe,
+    restarted after a back-off when it exits."""
+
+    def __init__(self, program: str, config_path: str, verbose: bool,
+                 selector: selectors.BaseSelector, options: Sequence[str] = ()) -> None:
+        self.program = program
+        self.options = list(options)
+        self.config_path = config_path
+        self.verbose = verbose
+        self.selector = selector
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready = False
+        self.restarts = 0
+        self.started_once = False
+        self.restart_at: float | None = None
+        self.ready_fd: int | None = None
+        self.buffer = b""
+
+    def start(self) -> None:
+        read_end, write_end = os.pipe()
+        command = [self.program, "--nodaemon", "-c", self.config_path,
+                   "--ready-fd", str(write_end)] + (["-v"] if self.verbose else []) + self.options
+        self.restart_at = None
+        try:
+            # systemd accepts notifications from pulse only (NotifyAccess=main); lvsd tells
+            # pulse on its ready pipe instead.
+            environment = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                            pass_fds=(write_end,), env=environment)
+        except OSError as error:
+            log.error("cannot start lvsd %s: %s", self.program, error.strerror or error)
+            os.close(read_end)
+            self.process = None
+            return
+        finally:
+            os.close(write_end)
+        if self.started_once:
+            self.restarts += 1
+        self.started_once = True
+        log.info("started lvsd (pid %d)", self.process.pid)
+        os.set_blocking(read_end, False)
+        self.ready_fd, self.buffer, self.ready = read_end, b"", False
+        self.selector.register(read_end, selectors.EVENT_READ, "lvsd-ready")
+
+    def on_readable(self) -> bool:
+        """Read the readiness pipe; True when lvsd has just reported READY."""
+        assert self.ready_fd is not None
+        try:
+            chunk = os.read(self.ready_fd, 256)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        self.buffer += chunk
+        became_ready = not self.ready and b"READY\n" in self.buffer
+        if became_ready:
+            self.ready = True
+            log.info("lvsd reported READY")
+        if not chunk or became_ready:
+            self._close_pipe()
+        return became_ready
+
+    def _close_pipe(self) -> None:
+        if self.ready_fd is not None:
+            self.selector.unregister(self.ready_fd)
+            os.close(self.ready_fd)
+            self.ready_fd = None
+
+    def reap(self, now: float) -> int | None:
+        """lvsd's exit status if it has just exited (restart scheduled), else None."""
+        if self.process is None:
+            if self.restart_at is None:
+                self.restart_at = now + LVSD_RESTART_DELAY
+                return -1  # could not even start
+            return None
+        status = self.process.poll()
+        if status is None:
+            return None
+        self.process = None
+        self.ready = False
+        self._close_pipe()
+        self.restart_at = now + LVSD_RESTART_DELAY
+        return status
+
+    def due(self, now: float) -> bool:
+        return self.process is None and self.restart_at is not None and now >= self.restart_at
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        """SIGTERM, up to 5 s, then SIGKILL; lvsd leaves the IPVS table as it is."""
+        process, self.process = self.process, None
+        self._close_pipe()
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(LVSD_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.warning("lvsd (pid %d) ignored SIGTERM for %g s: killing it", process.pid,
+                        LVSD_STOP_TIMEOUT)
+            process.kill()
+            process.wait()
