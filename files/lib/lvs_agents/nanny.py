@@ -22,8 +22,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
+from lvs_cluster.health_table import Standing, placed
 from lvs_cluster.ipvs import netlink as nl
 from lvs_cluster.ipvs.model import Destination, Service
 from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan
@@ -137,17 +137,16 @@ class Nanny:
         """Make the kernel's destination match ``in_table``/``weight``."""
         if self.args.fos:
             return
-        wanted = self.health.in_table
+        target = placed(self.destination, Standing(self.health.in_table, self.health.weight))
         try:
             live = {} if self.kernel is None else {
                 d.key: d for d, _stats in self.kernel.destinations(self.service, with_state=False)}
             current = live.get(self.destination.key)
-            target = replace(self.destination, weight=self.health.weight)
-            if wanted and current is None:
+            if target is not None and current is None:
                 operation = Operation("add_destination", self.service, target)
-            elif wanted and current != nl.normalize_destination(target):
+            elif target is not None and current != nl.normalize_destination(target):
                 operation = Operation("edit_destination", self.service, target, before=current)
-            elif not wanted and current is not None:
+            elif target is None and current is not None:
                 operation = Operation("delete_destination", self.service, current,
                                       before=current)
             else:

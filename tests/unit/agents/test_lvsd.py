@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module_utils"))
 
@@ -23,6 +25,8 @@ from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import lvsd, runtime  # noqa: E402
 from lvs_cluster.ipvs import netlink as nl  # noqa: E402
 from lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
+from lvs_cluster.lvs_cf.expected import expected_ipvs  # noqa: E402
+from lvs_cluster.lvs_cf.shells import load  # noqa: E402
 
 VIP = "127.0.0.100"
 SORRY = "127.0.0.9"
@@ -383,11 +387,45 @@ def test_status_file_follows_the_schema(tmp_path):
     assert set(status["checks"]) == {"total", "failed", "running"}
     (virtual,) = status["virtuals"]
     assert virtual["service"] == f"TCP {VIP}:8080" and virtual["sorry_active"] is False
+    assert virtual["service_key"] == {"family": "inet", "protocol": "tcp", "address": VIP,
+                                      "port": 8080}
     (server,) = virtual["servers"]
     assert {k: server[k] for k in ("name", "address", "port", "healthy", "state", "weight",
                                    "configured_weight", "last_result")} == {
         "name": "a", "address": "127.0.0.2", "port": PORT, "healthy": True, "state": "up",
         "weight": 1, "configured_weight": 1, "last_result": "ok"}
+
+
+# --- lvsd and the expected table (the drift playbook) agree -------------------------------------
+
+AGREE_CF = lvs_cf((("a", "127.0.0.2", 1), ("b", "127.0.0.3", 40), ("c", "127.0.0.4", 7)),
+                  virtual_extra=f"     sorry_server = {SORRY}\n     quiesce_server = 1\n")
+
+health_states = st.one_of(st.tuples(st.just("up"), st.integers(1, 400)),
+                          st.tuples(st.sampled_from(["quiesced", "down", "rising"]),
+                                    st.just(0)))
+
+
+def set_health(health, state, weight):
+    health.in_table = state in ("up", "quiesced")
+    health.healthy = state == "up"
+    health.weight = weight
+    health.checks = health.successes = 1 if state == "rising" else 0
+
+
+@given(st.lists(health_states, min_size=4, max_size=4), st.booleans())
+def test_expected_table_from_lvsd_json_is_what_lvsd_programs(states, keep_sorry_active):
+    """Whatever the verdicts, the drift playbook expects the destinations lvsd programs: both
+    go by the core's health_table rule (with or without lvsd.json's ``sorry_active``)."""
+    config, _warnings = load(content=AGREE_CF)
+    [state] = lvsd.build_virtuals(config, {}, 20.0).values()
+    for member, (verdict, weight) in zip(state.members + [state.sorry], states, strict=True):
+        set_health(member.health, verdict, weight)
+    entry = json.loads(json.dumps(state.status()))
+    if not keep_sorry_active:
+        del entry["sorry_active"]
+    expected = expected_ipvs(config, {"virtuals": [entry]})[state.service]
+    assert expected == state.desired()
 
 
 # --- main() ------------------------------------------------------------------------------------

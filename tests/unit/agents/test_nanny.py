@@ -100,3 +100,25 @@ def test_up_down_cycle_and_sigterm_removes(tmp_path):
         return code
     assert asyncio.run(main()) == 0
     assert weights() == {}
+
+
+def test_apply_follows_the_health_rule_up_quiesced_down():
+    """apply() puts the destination where health_table places it: in at the current weight,
+    quiesced at 0 (-q), removed when out of the table."""
+    service = Service("inet", "tcp", VIP, 7000)
+    kernel = nl.IpvsNetlink(FakeIpvsKernel().load({service: ()}))
+    daemon = nanny.Nanny(parse("-h", "10.0.0.2", "-V", VIP, "-p", "7000", "-w", "64", "-q",
+                               "--fall", "1", "--lvs"), kernel, clock=lambda: 100.0)
+
+    def weights():
+        return {d.address: d.weight for d, _stats in kernel.destinations(service)}
+
+    daemon.health.record(True, 100.0)
+    daemon.apply()
+    assert weights() == {"10.0.0.2": 2}  # slow start: 64 >> 5
+    daemon.health.record(False, 101.0, "refused")
+    daemon.apply()
+    assert weights() == {"10.0.0.2": 0}  # quiesced
+    daemon.health.force(False, 102.0)
+    daemon.apply()
+    assert weights() == {}

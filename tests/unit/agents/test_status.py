@@ -68,7 +68,10 @@ def lvsd_doc(updated=NOW, pid=None, virtual_name="web", servers=None):
     return {
         "version": 1, "pid": os.getpid() if pid is None else pid, "updated": updated,
         "config": "/etc/sysconfig/ha/lvs.cf", "reloads": 2, "last_reconcile": NOW - 0.5,
-        "virtuals": [{"name": virtual_name, "service": f"TCP {VIP}:80", "sorry_active": False,
+        "virtuals": [{"name": virtual_name, "service": f"TCP {VIP}:80",
+                      "service_key": {"family": "inet", "protocol": "tcp", "address": VIP,
+                                      "port": 80},
+                      "sorry_active": False,
                       "servers": servers if servers is not None else [
                           server("web1", "10.254.0.21"),
                           server("web2", "10.254.0.22", state="down", healthy=False,
@@ -301,16 +304,64 @@ def test_garbage_in_status_documents_does_not_raise():
     assert sample(samples, "lvs_cluster_heartbeats_sent_total") == 0
 
 
-@pytest.mark.parametrize(("service", "label"), [
+SERVICES = [
     (WEB, f"TCP {VIP}:80"),
     (Service("inet6", "udp", "2001:db8::1", 53), "UDP [2001:db8::1]:53"),
     (Service("inet", None, None, None, fwmark=5), "FWM 5"),
     (Service("inet6", None, None, None, fwmark=5), "FWM 5 IPv6"),
-])
-def test_service_labels_round_trip(service, label):
+]
+
+
+@pytest.mark.parametrize(("service", "label"), SERVICES)
+def test_service_labels(service, label):
     assert status.service_label(service) == label
-    assert status.service_key(label) == status.key_of(service)
-    assert status.service_key(label.lower().replace(" ", "  ")) == status.key_of(service)
+
+
+@pytest.mark.parametrize(("service", "_label"), SERVICES)
+def test_service_keys_round_trip_through_json(service, _label):
+    document = json.loads(json.dumps(status.service_key_document(service)))
+    assert status.service_key(document) == service.key
+
+
+def test_service_keys_of_fwmark_and_address_services():
+    assert status.service_key_document(WEB) == {"family": "inet", "protocol": "tcp",
+                                                "address": VIP, "port": 80}
+    assert status.service_key_document(Service("inet", None, None, None, fwmark=5)) == {
+        "family": "inet", "fwmark": 5}
+    # another spelling of the same address is the same service
+    assert status.service_key({"family": "inet6", "protocol": "udp",
+                               "address": "2001:DB8:0::1", "port": 53}) == \
+        Service("inet6", "udp", "2001:db8::1", 53).key
+
+
+def test_lvsd_json_matches_the_table_by_service_key():
+    mark6 = Service("inet6", None, None, None, fwmark=5)
+    lvsd = lvsd_doc(servers=[server("m1", "2001:db8::21", port=0)])
+    lvsd["virtuals"][0].update(name="marked", service="FWM 5 IPv6",
+                               service_key={"family": "inet6", "fwmark": 5})
+    rows = [(Destination("2001:db8:0::21", 0, forwarding="direct", weight=3), None)]
+    other = [(Destination("2001:db8::21", 0, forwarding="direct", weight=3), None)]
+    document = status.table_document(status.IpvsTable(services=[
+        (mark6, rows), (Service("inet", None, None, None, fwmark=5), other)]), lvsd)
+    matched, unmatched = document["services"]
+    assert matched["service"] == "FWM 5 IPv6" and matched["virtual"] == "marked"
+    assert matched["destinations"][0]["server"] == "m1"
+    assert unmatched["service"] == "FWM 5" and unmatched["virtual"] is None
+    assert unmatched["destinations"][0]["server"] is None
+
+
+@pytest.mark.parametrize("bad", [
+    None, f"TCP {VIP}:80", [], {}, {"family": "inet"},
+    {"family": "inet", "protocol": "tcp", "address": "web", "port": 80},
+    {"family": "inet", "protocol": "tcp", "address": "2001:db8::1", "port": 80},
+    {"family": "inet", "protocol": "TCP", "address": VIP, "port": 80},
+    {"family": "inet", "protocol": "tcp", "address": VIP, "port": "80"},
+    {"family": "inet", "protocol": "tcp", "address": VIP, "port": 80, "fwmark": 5},
+    {"family": "inet", "fwmark": 0}, {"family": "inet", "fwmark": True},
+    {"family": ["inet"], "fwmark": 5},
+])
+def test_bad_service_keys_match_nothing(bad):
+    assert status.service_key(bad) is None
 
 
 # --- the HTTP endpoint -------------------------------------------------------------------------
@@ -408,6 +459,31 @@ def test_status_json(run_dir):
         "active_connections": 3, "inactive_connections": 10, "server": "web1",
         "health": "up", "healthy": True}
     assert by_address["10.254.0.22"]["healthy"] is False
+
+
+def test_status_of_an_older_lvsd_without_service_keys(run_dir):
+    """lvsd.json as lvsd wrote it before ``service_key``: shown, matched to nothing."""
+    fresh_files(run_dir)
+    lvsd = lvsd_doc(updated=time.time())
+    del lvsd["virtuals"][0]["service_key"]
+    write("lvsd", lvsd, run_dir)
+    code, out = lvs_status()
+    assert code == 0
+    assert "no service key for web (lvsd.json of an older lvsd?)" in out
+    assert f"TCP {VIP}:80 wlc\n" in out
+    [web1] = [line for line in out.splitlines() if "10.254.0.21:80" in line]
+    assert web1.split()[2:4] == ["-", "unknown"]
+    code, out = lvs_status("--json")
+    [service] = json.loads(out)["ipvs"]["services"]
+    assert service["virtual"] is None and service["not_in_table"] == []
+    assert {d["server"] for d in service["destinations"]} == {None}
+    old = lvsd_doc()
+    del old["virtuals"][0]["service_key"]
+    samples, _types = parse_exposition(render(pulse_doc(), old, reader(fake_table())()))
+    assert sample(samples, "lvs_cluster_real_server_weight", virtual="", server="",
+                  address="10.254.0.21") == 1
+    assert sample(samples, "lvs_cluster_real_server_healthy", virtual="web",
+                  server="web1") == 1
 
 
 def test_status_lists_servers_missing_from_the_table(run_dir):

@@ -23,15 +23,19 @@ no real server member is ``up``). When the status has no sorry member matching t
 ``sorry_server`` (or no status at all), it is taken as healthy: present only if no real server
 of the virtual is expected present at a weight above 0. A sorry server that is also a present
 real server is listed once, as the real server (as lvsd does).
+
+The rule from verdicts to destinations is ``health_table``'s, the one lvsd programs the kernel
+by; this module reads lvsd.json and turns its verdicts into that rule's standings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..ipvs.model import Destination, DestinationKey, Service
+from ..health_table import Standing, sorry_stands_in, virtual_destinations
+from ..ipvs.model import Destination, Service
 from ..ipvs.params import destination_result, service_result
 from ..vocabulary import canonical_ip
 from .ipvs import (
@@ -44,7 +48,6 @@ from .model import LvsConfig, RealServer, VirtualService
 from .shells import load
 
 STATES = ("up", "quiesced", "rising", "down")
-IN_TABLE = ("up", "quiesced")
 
 
 class StatusError(ValueError):
@@ -152,48 +155,39 @@ def _check_port(virtual: VirtualService, server: RealServer) -> int:
     return server.port if server.port is not None else virtual.port
 
 
-def _judged(destination: Destination, verdict: Verdict | None) -> Destination | None:
+def _standing(verdict: Verdict | None) -> Standing:
+    """A verdict as the table sees it: no verdict is in at full weight, ``up`` at the member's
+    configured weight is in at full (declared) weight."""
     if verdict is None:
-        return destination
+        return Standing(True)
     if verdict.state == "up":
-        if verdict.weight == verdict.configured_weight:
-            return destination
-        return replace(destination, weight=verdict.weight)
+        return Standing(True, None if verdict.weight == verdict.configured_weight
+                        else verdict.weight)
     if verdict.state == "quiesced":
-        return replace(destination, weight=0)
-    return None  # down, rising
-
-
-def _sorry_present(verdicts: VirtualVerdicts | None, sorry: Destination,
-                   present: Mapping[DestinationKey, Destination]) -> bool:
-    verdict = None if verdicts is None else verdicts.sorry.get((sorry.address, sorry.port))
-    if verdict is None:  # taken as healthy: stands in while no real server carries traffic
-        return not any(d.weight > 0 for d in present.values())
-    if verdicts.sorry_active is not None:
-        return verdicts.sorry_active
-    return verdict.state in IN_TABLE and not any(
-        v.state == "up" for v in verdicts.servers.values())
+        return Standing(True, 0)
+    return Standing(False)  # down, rising
 
 
 def _destinations(virtual: VirtualService, config: LvsConfig,
                   verdicts: VirtualVerdicts | None) -> tuple[Destination, ...]:
-    present: dict[DestinationKey, Destination] = {}
+    members = []
     for server in virtual.servers:
         if not server.active:
             continue
-        destination = destination_for_server(virtual, server, config)
         verdict = None
         if verdicts is not None:
             address = canonical_ip(server.address or "") or server.address
             verdict = verdicts.servers.get((address, _check_port(virtual, server)))
-        judged = _judged(destination, verdict)
-        if judged is not None:
-            present[judged.key] = judged
+        members.append((destination_for_server(virtual, server, config), _standing(verdict)))
     sorry = sorry_destination(virtual, config)
-    if sorry is not None and sorry.key not in present and \
-            _sorry_present(verdicts, sorry, present):
-        present[sorry.key] = sorry
-    return tuple(present.values())
+    if sorry is None or verdicts is None or (sorry.address, sorry.port) not in verdicts.sorry:
+        return virtual_destinations(members, sorry)  # a sorry server is taken as healthy
+    sorry_verdict = verdicts.sorry[(sorry.address, sorry.port)]
+    standing = verdicts.sorry_active
+    if standing is None:  # derived from lvsd's own members
+        standing = sorry_stands_in(_standing(sorry_verdict).in_table,
+                                   map(_standing, verdicts.servers.values()))
+    return virtual_destinations(members, sorry, sorry_standing=standing)
 
 
 def expected_ipvs(config: LvsConfig, status: object = None

@@ -106,7 +106,7 @@ def config_of(text=LVS_CF):
 
 
 def member(address, port, state, weight=None, configured=None, name="s", sorry=False):
-    """A server entry as lvsd's _member_status writes it."""
+    """A server entry as lvsd (lvsd_state.member_status) writes it."""
     in_table = state in ("up", "quiesced")
     if weight is None:
         weight = configured if state == "up" else 0

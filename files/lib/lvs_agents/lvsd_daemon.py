@@ -1,0 +1,309 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lvsd's daemon: its state and reactions (start, reconcile, health results, reload, status
+file) and its life on an asyncio loop. The command line is ``lvsd.py``'s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Hashable, Iterable
+
+from lvs_cluster.ipvs import netlink as nl
+from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
+from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan, Scope, plan
+from lvs_cluster.lvs_cf.errors import LvsCfError
+from lvs_cluster.lvs_cf.model import LvsConfig
+
+from . import runtime
+from .checks import CheckResult, Scheduler
+from .health import DEFAULT_STEP, read_load
+from .lvsd_state import Member, VirtualState, build_virtuals, declared_keys
+from .lvsd_table import KernelTable, ShadowTable
+
+NAME = "lvsd"
+log = logging.getLogger(NAME)
+
+
+# --- the daemon --------------------------------------------------------------------------------
+
+class Lvsd:
+    """The daemon's state and reactions; ``run()`` is its life on an asyncio loop."""
+
+    def __init__(self, config_path: str, config: LvsConfig, table: KernelTable | ShadowTable,
+                 *, resync: float = 10.0, clear_on_exit: bool = False,
+                 clock: Callable[[], float] = time.time, step: float = DEFAULT_STEP,
+                 ready_fd: int | None = None) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.table = table
+        self.resync = resync
+        self.clear_on_exit = clear_on_exit
+        self.clock = clock
+        self.step = step
+        self.ready_fd = ready_fd
+        self.reloads = 0
+        self.config_loaded_at = time.time()  # wall clock: when the running lvs.cf was read
+        self.last_reconcile: float | None = None
+        self.exit_code = 0
+        self.ready = False
+        self.virtuals = build_virtuals(config, {}, step)
+        self.members = self._index_members()
+        self.owned: set[ServiceKey] = declared_keys(config)
+        self.scheduler = Scheduler(self._on_result, self._on_engine_failure)
+        self.stopping = asyncio.Event() if _has_loop() else None
+        self._status_pending = False
+        self._tasks: set[asyncio.Task] = set()
+
+    def _index_members(self) -> dict[Hashable, Member]:
+        out: dict[Hashable, Member] = {}
+        for state in self.virtuals.values():
+            for member in state.members + ([state.sorry] if state.sorry else []):
+                out[member.key] = member
+        return out
+
+    # --- start ---------------------------------------------------------------------------
+
+    def set_timeouts(self, previous: LvsConfig | None = None) -> None:
+        """``tcp_timeout``/``tcpfin_timeout``/``udp_timeout`` when any is set (0: unchanged,
+        as in ipvsadm --set); Piranha always ran ``--set``, even with zeros."""
+        values = (self.config.tcp_timeout, self.config.tcpfin_timeout, self.config.udp_timeout)
+        if not any(values):
+            return
+        if previous is not None and values == (previous.tcp_timeout, previous.tcpfin_timeout,
+                                               previous.udp_timeout):
+            return
+        try:
+            self.table.set_timeouts(nl.Timeouts(*values))
+        except OSError as error:
+            log.error("cannot set IPVS timeouts: %s", error)
+
+    def adopt(self) -> None:
+        """Servers already in the kernel (a restart): up at their kernel weight."""
+        live = self._read_owned(self.owned)
+        now = self.clock()
+        for state in self.virtuals.values():
+            dests = {d.key: d for d in live.get(state.service, ())}
+            for member in state.members + ([state.sorry] if state.sorry else []):
+                found = dests.get(member.destination.key)
+                if found is None or member.health.checks:
+                    continue
+                if found.weight > 0 or (member.health.policy.quiesce and not member.sorry):
+                    member.health.adopt(found.weight, now)
+                    log.info("adopted %s %s:%d of %s at weight %d", member.name,
+                             member.destination.address, member.destination.port,
+                             state.virtual.name, found.weight)
+
+    # --- reconcile -----------------------------------------------------------------------
+
+    def _read_owned(self, keys: Iterable[ServiceKey]) -> dict[Service, tuple[Destination, ...]]:
+        wanted = set(keys)
+        return {service: self.table.destinations(service)
+                for key, service in self.table.services().items() if key in wanted}
+
+    def desired(self) -> dict[Service, tuple[Destination, ...]]:
+        return {state.service: state.desired() for state in self.virtuals.values()}
+
+    def full_reconcile(self) -> bool:
+        """Read our services, plan, apply; False (logged) when the kernel refused."""
+        try:
+            live = self._read_owned(self.owned)
+            the_plan = plan(self.desired(), live, Scope.everything(), purge=True)
+            self.table.execute(the_plan, live)
+        except (ApplyError, OSError, LvsCfError, ValueError) as error:
+            log.error("reconcile failed, retried in %g s: %s", self.resync, error)
+            return False
+        self.owned = declared_keys(self.config)
+        self.last_reconcile = self.clock()
+        self._status_changed()
+        return True
+
+    def reconcile_service(self, state: VirtualState) -> bool:
+        """A health change: read this service's destinations only, change what differs."""
+        service = nl.normalize_service(state.service)
+        try:
+            live = {service: self.table.destinations(service)}
+            the_plan = plan({state.service: state.desired()}, live, Scope.everything(),
+                            purge=False)
+            self.table.execute(the_plan, live)
+        except (ApplyError, OSError, ValueError) as error:
+            log.error("%s: %s (retried at the next resync)", state.virtual.name, error)
+            return False
+        self.last_reconcile = self.clock()
+        return True
+
+    def clear(self) -> None:
+        """Delete our own services (``--clear-on-exit``, or a hard shutdown)."""
+        try:
+            live = self._read_owned(self.owned | declared_keys(self.config))
+            the_plan = Plan([Operation("delete_service", s, before=s) for s in live])
+            self.table.execute(the_plan, live)
+        except (ApplyError, OSError) as error:
+            log.error("cannot delete our services: %s", error)
+
+    # --- health --------------------------------------------------------------------------
+
+    def _on_result(self, key: Hashable, result: CheckResult) -> None:
+        member = self.members.get(key)
+        if member is None:
+            return
+        health = member.health
+        was = health.state
+        changed = health.record(result.ok, self.clock(), result.reason)
+        if health.state != was:
+            self._log_transition(member, was, result)
+        if changed:
+            self.reconcile_service(self.virtuals[member.service_key])
+        if member.load_argv and health.wants_load(self.clock()) and not member.loading:
+            self._spawn(self._adjust_load(member))
+        self._status_changed()
+
+    def _log_transition(self, member: Member, was: str, result: CheckResult) -> None:
+        where = f"{member.destination.address}:{member.spec.port}"
+        what = "sorry server" if member.sorry else member.name
+        state = member.health.state
+        if state == "up":
+            log.info("[ active ] %s %s of %s up at weight %d", what, where, member.virtual,
+                     member.health.weight)
+        elif was in ("up", "quiesced") or state == "quiesced":
+            log.warning("[inactive] %s %s of %s %s: %s", what, where, member.virtual, state,
+                        result.reason)
+        else:
+            log.debug("%s %s of %s: %s -> %s (%s)", what, where, member.virtual, was, state,
+                      result.reason)
+
+    async def _adjust_load(self, member: Member) -> None:
+        member.loading = True
+        try:
+            load = await read_load(member.load_argv or [], member.spec.timeout)
+        finally:
+            member.loading = False
+        if self.members.get(member.key) is not member:
+            return
+        if member.health.apply_load(load, self.clock()):
+            log.info("%s: load %s, weight %d", member.name, load, member.health.weight)
+            self.reconcile_service(self.virtuals[member.service_key])
+            self._status_changed()
+
+    def _on_engine_failure(self, key: Hashable, error: BaseException) -> None:
+        member = self.members.get(key)
+        what = member.name if member else str(key)
+        if self.config.hard_shutdown:
+            log.critical("check engine failed on %s (%r): hard_shutdown, deleting our services "
+                         "and exiting", what, error)
+            self.clear()
+            self.exit_code = 1
+            self.stop()
+        else:
+            log.critical("check engine failed on %s (%r): manual action needed (its state in "
+                         "the table is kept)", what, error)
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- reload --------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """SIGHUP: re-read lvs.cf; keep the old config when it is bad."""
+        try:
+            config = runtime.load_config(self.config_path)
+            declared_keys(config)
+        except (runtime.ConfigError, LvsCfError) as error:
+            log.error("reload: %s; keeping the running configuration", error)
+            return False
+        previous = self.config
+        self.owned |= declared_keys(previous)
+        self.config = config
+        self.virtuals = build_virtuals(config, self.members, self.step)
+        self.members = self._index_members()
+        self.reloads += 1
+        self.config_loaded_at = time.time()
+        self.set_timeouts(previous)
+        self.scheduler.update({key: m.spec for key, m in self.members.items()})
+        self.full_reconcile()
+        log.info("reloaded %s", self.config_path)
+        return True
+
+    # --- life ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+
+    def signal_ready(self) -> None:
+        self.ready = True
+        if self.ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.ready_fd, b"READY\n")
+            with contextlib.suppress(OSError):
+                os.close(self.ready_fd)
+            self.ready_fd = None
+        runtime.notify("READY=1", "STATUS=reconciled, checking")
+
+    async def run(self, handle_signals: bool = True) -> int:
+        loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        if handle_signals:
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+        self.set_timeouts()
+        self.adopt()
+        self.full_reconcile()
+        self.signal_ready()
+        self.scheduler.start({key: m.spec for key, m in self.members.items()})
+        self.write_status()
+        next_resync = loop.time() + self.resync
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 1.0)
+            if loop.time() >= next_resync and not self.stopping.is_set():
+                self.full_reconcile()
+                next_resync = loop.time() + self.resync
+            self.write_status()
+        await self.scheduler.drain()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.clear_on_exit and self.exit_code == 0:
+            self.clear()
+        runtime.notify("STOPPING=1")
+        self.write_status()
+        return self.exit_code
+
+    # --- status --------------------------------------------------------------------------
+
+    def _status_changed(self) -> None:
+        if self._status_pending or not _has_loop():
+            return
+        self._status_pending = True
+        asyncio.get_running_loop().call_soon(self.write_status)
+
+    def status(self) -> dict[str, object]:
+        virtuals = [state.status() for state in self.virtuals.values()]
+        return {"config": self.config_path, "reloads": self.reloads,
+                "config_loaded_at": self.config_loaded_at,
+                "last_reconcile": self.last_reconcile, "ready": self.ready,
+                "virtuals": virtuals,
+                "checks": {"total": self.scheduler.total, "failed": self.scheduler.failed,
+                           "running": self.scheduler.running}}
+
+    def write_status(self) -> None:
+        self._status_pending = False
+        try:
+            runtime.write_status(NAME, self.status())
+        except OSError as error:
+            log.debug("cannot write the status file: %s", error)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,142 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What lvsd knows about each virtual and checked server: built from lvs.cf (keeping the health
+of servers that stay across a reload), turned into the desired destinations by the core's
+health rule (``health_table``) and into lvsd.json's entries."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from lvs_cluster.health_table import Standing, sorry_stands_in, virtual_destinations
+from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
+from lvs_cluster.lvs_cf.ipvs import (
+    destination_for_server,
+    service_for_virtual,
+    sorry_destination,
+)
+from lvs_cluster.lvs_cf.model import LvsConfig, VirtualService
+
+from .checks import CheckSpec
+from .health import HealthPolicy, ServerHealth, load_command
+from .service_names import service_key_document, service_label
+
+
+@dataclass
+class Member:
+    """One checked server of a virtual: a real server, or the virtual's sorry server."""
+
+    key: Hashable
+    name: str
+    virtual: str
+    service_key: ServiceKey
+    destination: Destination  # at full weight
+    spec: CheckSpec
+    health: ServerHealth
+    sorry: bool = False
+    load_argv: list[str] | None = None
+    loading: bool = False
+
+    @property
+    def standing(self) -> Standing:
+        return Standing(self.health.in_table, self.health.weight)
+
+
+@dataclass
+class VirtualState:
+    virtual: VirtualService
+    service: Service
+    members: list[Member]
+    sorry: Member | None
+
+    def sorry_active(self) -> bool:
+        return self.sorry is not None and sorry_stands_in(
+            self.sorry.health.in_table, (m.standing for m in self.members))
+
+    def desired(self) -> tuple[Destination, ...]:
+        """Servers whose health says in the table, at their current weight; the sorry server
+        (while healthy) when none of them is up."""
+        return virtual_destinations(
+            ((m.destination, m.standing) for m in self.members),
+            None if self.sorry is None else self.sorry.destination,
+            sorry_healthy=self.sorry is not None and self.sorry.health.in_table)
+
+    def status(self) -> dict[str, object]:
+        """This virtual's entry in lvsd.json."""
+        return {"name": self.virtual.name,
+                "service": service_label(self.service),
+                "service_key": service_key_document(self.service),
+                "sorry_active": self.sorry_active(),
+                "servers": [member_status(m) for m in self.members]
+                + ([member_status(self.sorry)] if self.sorry else [])}
+
+
+def member_status(member: Member) -> dict[str, object]:
+    health = member.health
+    return {"name": member.name, "address": member.destination.address,
+            "port": member.spec.port, "healthy": health.healthy, "state": health.state,
+            "weight": health.weight if health.in_table else 0,
+            "configured_weight": health.policy.weight, "last_check": health.last_check,
+            "last_result": health.last_result, "checks": health.checks,
+            "failures": health.failed_checks, "sorry": member.sorry}
+
+
+def declared_keys(config: LvsConfig) -> set[ServiceKey]:
+    """Every service the file declares (active or not): ours to create, edit or delete."""
+    keys = set()
+    if config.service != "lvs":
+        return keys
+    for virtual in config.virtuals:
+        if virtual.address is not None:
+            keys.add(service_for_virtual(virtual).key)
+    return keys
+
+
+def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
+                   ) -> dict[ServiceKey, VirtualState]:
+    """The active virtuals with their members; a member whose (service, address, port) was
+    there before keeps its health (reconfigured with the new policy)."""
+    states: dict[ServiceKey, VirtualState] = {}
+    if config.service != "lvs":
+        return states
+    for virtual in config.virtuals:
+        if not virtual.active:
+            continue
+        service = service_for_virtual(virtual)
+        members = []
+        for server in virtual.servers:
+            if not server.active or server.address is None:
+                continue
+            destination = destination_for_server(virtual, server, config)
+            port = server.port if server.port is not None else virtual.port
+            key = (service.key, server.address, port)
+            member = _member(key, server.name, virtual, service, destination,
+                             CheckSpec.for_server(virtual, server.address, port),
+                             HealthPolicy.for_server(virtual, server, step), old)
+            member.load_argv = load_command(virtual.load_monitor, config.rsh_command,
+                                            server.address)
+            members.append(member)
+        sorry = None
+        sorry_dest = sorry_destination(virtual, config)
+        if sorry_dest is not None:
+            key = (service.key, sorry_dest.address, sorry_dest.port, "sorry")
+            policy = HealthPolicy(weight=1, rise=max(1, virtual.effective_rise),
+                                  fall=max(1, virtual.effective_fall), step=step)
+            sorry = _member(key, "sorry_server", virtual, service, sorry_dest,
+                            CheckSpec.for_server(virtual, sorry_dest.address, sorry_dest.port),
+                            policy, old, sorry=True)
+        states[service.key] = VirtualState(virtual, service, members, sorry)
+    return states
+
+
+def _member(key: Hashable, name: str, virtual: VirtualService, service: Service,
+            destination: Destination, spec: CheckSpec, policy: HealthPolicy,
+            old: dict[Hashable, Member], sorry: bool = False) -> Member:
+    previous = old.get(key)
+    if previous is not None:
+        health = previous.health
+        health.reconfigure(policy)
+    else:
+        health = ServerHealth(policy)
+    return Member(key, name, virtual.name, service.key, destination, spec, health, sorry)
