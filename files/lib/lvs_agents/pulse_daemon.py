@@ -123,7 +123,12 @@ class Pulse:
             self.net_call("has_address", spec) for spec in self.vips)
         if vips_present:
             log.info("every VIP is already on this node: resuming as active")
-        self.grace_at = time.monotonic() + max(self.config.deadtime, STARTUP_GRACE_MIN)
+        # The peer's silence counts from now, when this pulse can hear it: a start slower
+        # than deadtime (a loaded machine) must not read as a dead peer at the first tick.
+        now = time.monotonic()
+        self.deadline = now + self.config.deadtime
+        self.next_send = now
+        self.grace_at = now + max(self.config.deadtime, STARTUP_GRACE_MIN)
         self.dispatch(ps.Event(ps.START, vips_present=vips_present))
         self.maybe_notify_ready()
         try:
