@@ -79,7 +79,7 @@ class Lvsd:
             return
         try:
             self.table.set_timeouts(nl.Timeouts(*values))
-        except OSError as error:
+        except (OSError, ApplyError) as error:
             log.error("cannot set IPVS timeouts: %s", error)
 
     def adopt(self) -> None:

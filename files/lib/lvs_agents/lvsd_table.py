@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from lvs_cluster.ipvs import netlink as nl
 from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
-from lvs_cluster.ipvs.reconcile import MemoryTable, Operation, Plan
+from lvs_cluster.ipvs.reconcile import MemoryTable, Operation, Plan, plan_timeouts
 from lvs_cluster.ipvs.reconcile import apply as apply_plan
 
 log = logging.getLogger("lvsd")
@@ -36,7 +36,9 @@ class KernelTable:
         apply_plan(self.kernel, the_plan, live)
 
     def set_timeouts(self, timeouts: nl.Timeouts) -> None:
-        self.kernel.set_timeouts(timeouts)
+        """An operation of the reconcile engine: only when a timeout differs, undone if the
+        kernel refuses it (0 keeps the live value, as ``ipvsadm --set``)."""
+        self.execute(Plan(plan_timeouts(timeouts, self.kernel.timeouts())), {})
 
 
 class ShadowTable(MemoryTable):
@@ -54,6 +56,8 @@ class ShadowTable(MemoryTable):
 
 def _describe(operation: Operation) -> str:
     described = operation.describe()
+    if operation.setting:
+        return f"{described['action']} {described.get('changes', '')}".rstrip()
     text = f"{described['action']} {described['service']}"
     if "destination" in described:
         text += f" destination {described['destination']}"

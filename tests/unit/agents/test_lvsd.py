@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module
 
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import lvsd, runtime  # noqa: E402
+from lvs_agents.lvsd_table import KernelTable  # noqa: E402
 from lvs_cluster.ipvs import netlink as nl  # noqa: E402
 from lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
 from lvs_cluster.lvs_cf.expected import expected_ipvs  # noqa: E402
@@ -473,3 +474,17 @@ def test_help_and_version(capsys):
     with pytest.raises(SystemExit) as stop:
         lvsd.main(["--help"])
     assert stop.value.code == 0 and "--resync" in capsys.readouterr().out
+
+
+def test_kernel_timeouts_are_a_reconcile_operation_only_when_they_differ(caplog):
+    kernel = nl.IpvsNetlink(FakeIpvsKernel())
+    before = kernel.timeouts()
+    table = KernelTable(kernel)
+    caplog.set_level("INFO", logger="lvsd")
+    table.set_timeouts(nl.Timeouts(1234, 0, 0))  # 0: keep the live value, as ipvsadm --set
+    assert kernel.timeouts() == nl.Timeouts(1234, before.tcp_fin, before.udp)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ipvs: set_timeouts {{'tcp': [{before.tcp}, 1234]}}"]
+    caplog.clear()
+    table.set_timeouts(nl.Timeouts(1234, 0, 0))
+    assert caplog.records == []  # nothing differs: no operation
