@@ -36,7 +36,7 @@ from typing import Any
 
 from ..health_table import Standing, sorry_stands_in, virtual_destinations
 from ..ipvs.model import Destination, Service
-from ..ipvs.params import destination_result, service_result
+from ..ipvs.results import destination_result, service_result
 from ..vocabulary import canonical_ip
 from .ipvs import (
     desired_ipvs,

@@ -14,7 +14,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from plugins.filter import lvs_cf as filters
 from plugins.module_utils.lvs_cluster.ipvs.model import Destination
-from plugins.module_utils.lvs_cluster.ipvs.params import table_from_params
+from plugins.module_utils.lvs_cluster.ipvs.options import table_from_params
 from plugins.module_utils.lvs_cluster.lvs_cf.expected import expected_ipvs
 from plugins.module_utils.lvs_cluster.lvs_cf.shells import canonical_text, load
 from plugins.modules import ipvs_table

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from plugins.module_utils.lvs_cluster.ipvs.model import Destination, Service
-from plugins.module_utils.lvs_cluster.ipvs.params import (
+from plugins.module_utils.lvs_cluster.ipvs.options import (
     destination_spec,
     service_spec,
     table_from_params,
