@@ -191,7 +191,9 @@ def test_forged_replayed_and_legacy_heartbeats_change_nothing_and_are_counted(cl
                            "for line in sys.stdin]\"", stdin=True)
     assert sender.stdout.readline().strip() == "ready"
     before = cluster.status("lvs1")["heartbeat"]["rejected"]
-    captured = cluster.ssh("lvs1", "python3 -c \"from scapy.layers.inet import UDP; "
+    # on the router, scapy is the one the router role vendors beside the agents
+    captured = cluster.ssh("lvs1", "PYTHONPATH=/usr/lib/lvs-cluster/vendor "
+                           "python3 -c \"from scapy.layers.inet import UDP; "
                            "from scapy.sendrecv import sniff; "
                            "p = sniff(iface='eth0', count=1, timeout=10, "
                            "lfilter=lambda p: UDP in p and p[UDP].dport == 539 "
