@@ -1,12 +1,15 @@
 """Failover benchmark: client-visible gap when the active router's guest is killed.
 
 Boots the lab `benchfo` (default topology: two routers, two direct-routing real servers, a
-client), then for each setting runs N trials: the client probes the VIP every 20 ms (200 ms
-timeout), the active router's whole guest is killed (`labctl crash`: a power cut), the gap between
-the last good and the first good response is measured, the guest is booted again and the cluster
-left to settle. Settings: lvs.cluster's default (keepalive 1 s, deadtime 3 s), a sub-second one
-(keepalive 0.05 s, deadtime 0.2 s), and Debian's keepalived 2.2.7 on the same lab, default (VRRPv2,
-advert_int 1) and tuned (VRRPv3, advert_int 0.1). Prints median/p95 side by side, ends with
+client; --lab names it otherwise), rolls out the real servers and the client's tools
+(lab/cluster/rollout.yml: lvs.cluster.site and the lab's web servers and probe), then for each
+setting runs N trials: the client probes the VIP every 20 ms (200 ms timeout), the active
+router's whole guest is killed (`labctl crash`: a power cut), the gap between the last good and
+the first good response is measured, the guest is booted again and the cluster left to settle.
+Settings: lvs.cluster's default (keepalive 1 s, deadtime 3 s), a sub-second one (keepalive
+0.05 s, deadtime 0.2 s), both rolled out by the router role with a cold start of both routers,
+and Debian's keepalived 2.2.7 on the same lab, default (VRRPv2, advert_int 1) and tuned
+(VRRPv3, advert_int 0.1). Prints median/p95 side by side, ends with
 `failover_default_median_s`, then `failover_fast_median_s`, `keepalived_tuned_median_s` and
 `keepalived_default_median_s`; writes bench/results/failover-<UTC>.json. The lab is always taken
 down. Needs root.
@@ -27,8 +30,8 @@ sys.path.insert(0, str(REPO / "lab"))
 from lvslab.cluster import ROUTERS, Cluster, ClusterError  # noqa: E402
 
 SETTINGS = {
-    "lvs.cluster default": {"kind": "pulse", "lvs_keepalive": 1, "lvs_deadtime": 3},
-    "lvs.cluster fast": {"kind": "pulse", "lvs_keepalive": 0.05, "lvs_deadtime": 0.2},
+    "lvs.cluster default": {"kind": "pulse", "router_keepalive": 1, "router_deadtime": 3},
+    "lvs.cluster fast": {"kind": "pulse", "router_keepalive": 0.05, "router_deadtime": 0.2},
     "keepalived default": {"kind": "keepalived", "vrrp_version": 2, "advert_int": 1},
     "keepalived tuned": {"kind": "keepalived", "vrrp_version": 3, "advert_int": 0.1},
 }
@@ -56,7 +59,7 @@ def deploy(cluster: Cluster, setting: dict) -> None:
     variables = {k: v for k, v in setting.items() if k != "kind"}
     if setting["kind"] == "pulse":
         cluster.playbook("keepalived.yml", {"keepalived_state": "absent"}, limit="lvs_routers")
-        cluster.deploy(**variables)
+        cluster.configure(**variables)
     else:
         cluster.playbook("keepalived.yml", {"keepalived_state": "present", **variables},
                          limit="lvs_routers")
@@ -92,13 +95,14 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=sorted(SETTINGS),
                         help="run only these settings (repeatable)")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running")
+    parser.add_argument("--lab", default="benchfo", help="the lab's name (default: benchfo)")
     args = parser.parse_args()
     chosen = args.only or list(SETTINGS)
-    cluster = Cluster("benchfo")
+    cluster = Cluster(args.lab)
     results: dict[str, list[float]] = {}
     try:
         cluster.up()
-        cluster.playbook("deploy.yml", limit="localhost,real_servers,clients")
+        cluster.deploy(limit="real_servers,clients")
         for name in chosen:
             deploy(cluster, SETTINGS[name])
             gaps = results[name] = []

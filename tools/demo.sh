@@ -34,9 +34,15 @@ say "the routers: lvs-status on each"
 for router in lvs1 lvs2; do
   ssh_to "$router" lvs-status | sed "s/^/$router | /"
 done
-active=$(for router in lvs1 lvs2; do
-  ssh_to "$router" "grep -q '\"state\": \"active\"' /run/lvs-cluster/pulse.json && echo $router" || true
-done | head -1)
+# The first router whose pulse says active (a loop, not `| head -1`: under pipefail, head
+# leaving early would kill the loop with SIGPIPE and fail the whole script).
+active=""
+for router in lvs1 lvs2; do
+  if ssh_to "$router" "grep -q '\"state\": \"active\"' /run/lvs-cluster/pulse.json"; then
+    active=$router
+    break
+  fi
+done
 say "the IPVS table of the active router ($active)"
 ssh_to "$active" ipvsadm -Ln
 

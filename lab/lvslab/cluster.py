@@ -1,10 +1,12 @@
 """A running LVS cluster in the lab, for the agents' integration tests and the failover bench.
 
-`Cluster` boots (or reuses) a lab of the default topology, deploys the agents with
-`lab/cluster/deploy.yml` (routers: the collection's core and agents, scapy pushed as a wheel, the
-pulse unit, lvs.cf, the heartbeat key; real servers: a web server and the VIP on `lo` for direct
-routing), and offers what a test does to it: run commands on guests, read the agents' status,
-crash and boot guests, and probe the VIP from the client.
+`Cluster` boots (or reuses) a lab of the default topology and rolls the cluster out with the
+collection itself: `lab/cluster/rollout.yml` runs `lvs.cluster.site` (the real_server and router
+roles) with the lab's declaration `lab/cluster/inventory`, between the lab's own tooling (web
+servers, the client's probe). Settings are the roles' variables (router_keepalive,
+router_virtual_servers, ...), given as extra variables. It offers what a test does to the
+cluster: run commands on guests, read the agents' status, crash and boot guests, and probe the
+VIP from the client.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 LABCTL = REPO / "lab" / "labctl"
 PLAYBOOKS = REPO / "lab" / "cluster"
+DECLARATION = PLAYBOOKS / "inventory"
 ROUTERS = ("lvs1", "lvs2")
 REAL_SERVERS = ("web1", "web2")
 VIP = "10.254.0.100"
@@ -61,7 +64,7 @@ class ProbeResult:
 
 
 class Cluster:
-    """The lab `name` (default topology) with agents deployed by `deploy()`.
+    """The lab `name` (default topology) with the cluster rolled out by `deploy()`.
 
     Every command gets its own stdin (/dev/null or a pipe): ssh makes an inherited stdin
     non-blocking, and ansible-playbook then refuses to run."""
@@ -114,13 +117,20 @@ class Cluster:
     def playbook(self, playbook: str, extra: Mapping[str, Any] | None = None,
                  limit: str | None = None, timeout: float = 900
                  ) -> subprocess.CompletedProcess[str]:
+        """Run `playbook` (a file of lab/cluster, or a collection playbook such as
+        lvs.cluster.site) on the lab's inventory and the cluster's declaration, with `extra` as
+        extra variables."""
+        target = str(PLAYBOOKS / playbook) if playbook.endswith(".yml") else playbook
         command = ["ansible-playbook", "-i", str(self.state / "inventory.yml"),
-                   str(PLAYBOOKS / playbook)]
+                   "-i", str(DECLARATION), target]
         if extra:
             command += ["-e", json.dumps(dict(extra))]
         if limit:
             command += ["--limit", limit]
-        env = {**self.env, "ANSIBLE_CONFIG": str(self.state / "ansible.cfg")}
+        env = {**self.env, "ANSIBLE_CONFIG": str(self.state / "ansible.cfg"),
+               # SSH masters of this lab only: labs share guest addresses, and Ansible's
+               # default control path (one per address) would reach another lab's guest.
+               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(REPO / ".lab" / "cp" / self.name)}
         venv_bin = REPO / ".venv" / "bin"
         if venv_bin.is_dir():
             env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
@@ -130,13 +140,20 @@ class Cluster:
             raise ClusterError(f"{playbook} failed:\n{result.stdout[-6000:]}\n{result.stderr}")
         return result
 
-    def deploy(self, **settings: Any) -> None:
-        """Roll the agents out with `settings` as playbook variables (see deploy.yml)."""
-        self.playbook("deploy.yml", settings)
+    def deploy(self, limit: str | None = None, **settings: Any) -> None:
+        """Roll the cluster out (lab/cluster/rollout.yml: web servers, lvs.cluster.site, the
+        client's tools) with `settings` as role variables; from bare guests, or again."""
+        self.playbook("rollout.yml", settings, limit=limit)
 
     def configure(self, **settings: Any) -> None:
-        """New lvs.cf and pulse options on the routers, pulse restarted (after `deploy`)."""
-        self.playbook("configure.yml", settings, limit="lvs_routers")
+        """New settings on the routers as a cold start: pulse stopped on both, then the router
+        role applies `settings` and starts pulse on both at once (after `deploy`)."""
+        self.playbook("rollout.yml", {**settings, "lab_cold_start": True}, limit="lvs_routers")
+
+    def reload(self, **settings: Any) -> None:
+        """New settings on the routers as the router role applies them: a changed lvs.cf is a
+        reload (pulse and lvsd apply it in place), new pulse options a restart."""
+        self.playbook("lvs.cluster.site", settings, limit="lvs_routers")
 
     # -- what the agents say ----------------------------------------------------------------
     def status(self, router: str, agent: str = "pulse") -> dict[str, Any] | None:

@@ -1,8 +1,10 @@
 """The router agents on real kernels: two UML routers running pulse (and its lvsd), two direct-
-routing real servers and a client (lab/cluster/deploy.yml). Each test injects a failure and
-checks what a user would see: who holds the VIP, what the client gets, what the agents count.
+routing real servers and a client, rolled out by lvs.cluster.site with the lab's declaration
+(lab/cluster/rollout.yml, lab/cluster/inventory). Each test injects a failure and checks what a
+user would see: who holds the VIP, what the client gets, what the agents count.
 
-The tests run in file order on one lab; a test that changes the settings redeploys them.
+The tests run in file order on one lab; a test that changes the settings redeploys them (the
+router role's variables, as extra variables).
 """
 
 from __future__ import annotations
@@ -33,24 +35,27 @@ KEEPALIVE = 0.5
 DEADTIME = 2.0
 CHECK_TIMEOUT = 2
 REENTRY = 4
-DEFAULTS = {"lvs_keepalive": KEEPALIVE, "lvs_deadtime": DEADTIME}
+DEFAULTS = {"router_keepalive": KEEPALIVE, "router_deadtime": DEADTIME}
 
 
 def web(servers=REAL_SERVERS, **options):
-    return {"name": "web", "vip": VIP, "port": 80, "timeout": CHECK_TIMEOUT,
+    """The lab's virtual service (lab/cluster/inventory) as a router_virtual_servers entry."""
+    return {"name": "web", "address": VIP, "device": "eth0:1", "port": 80, "scheduler": "rr",
+            "send": "GET / HTTP/1.0\\r\\n\\r\\n", "expect": "HTTP", "timeout": CHECK_TIMEOUT,
             "reentry": REENTRY, **options,
-            "servers": [{"name": s, "address": ADDRESSES[s]} for s in servers]}
+            "real_servers": [{"name": s, "address": ADDRESSES[s]} for s in servers]}
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """The lab `agenttest`, booted and deployed here and always taken down. For development,
-    AGENTS_TEST_LAB=<name> uses that running, deployed lab instead and leaves it up."""
+    """The lab `agenttest` (AGENTS_LAB_NAME=<name> names it otherwise), booted and rolled out
+    here and always taken down. For development, AGENTS_TEST_LAB=<name> uses that running,
+    rolled-out lab instead and leaves it up."""
     reuse = os.environ.get("AGENTS_TEST_LAB")
     if reuse:
         yield Cluster(reuse)
         return
-    lab = Cluster("agenttest")
+    lab = Cluster(os.environ.get("AGENTS_LAB_NAME", "agenttest"))
     try:
         lab.up()
         lab.deploy(**DEFAULTS)
@@ -131,7 +136,7 @@ def test_a_failed_real_server_leaves_within_one_timeout_and_returns_after_reentr
 
 
 def test_quiesce_keeps_a_failed_server_at_weight_zero(cluster):
-    redeploy(cluster, lvs_virtuals=[web(quiesce=1)])
+    redeploy(cluster, router_virtual_servers=[web(quiesce_server=True)])
     cluster.wait_for("both servers", lambda: len(destinations(cluster, "lvs1")) == 2)
     cluster.ssh("web2", "systemctl stop lab-web")
     try:
@@ -145,7 +150,8 @@ def test_quiesce_keeps_a_failed_server_at_weight_zero(cluster):
 
 
 def test_the_sorry_server_stands_in_while_every_real_server_is_down(cluster):
-    redeploy(cluster, lvs_virtuals=[web(servers=["web1"], sorry_server=ADDRESSES["web2"])])
+    redeploy(cluster, router_virtual_servers=[web(servers=["web1"],
+                                                      sorry_server=ADDRESSES["web2"])])
     assert destinations(cluster, "lvs1") == {ADDRESSES["web1"]: 1}
     cluster.ssh("web1", "systemctl stop lab-web")
     try:
@@ -160,13 +166,12 @@ def test_the_sorry_server_stands_in_while_every_real_server_is_down(cluster):
 
 
 def test_a_reload_applies_changes_in_place_and_keeps_connections(cluster):
-    redeploy(cluster, lvs_virtuals=[web()])
+    redeploy(cluster, router_virtual_servers=[web()])
     held = HeldConnection(cluster)
     pid_before = cluster.status("lvs1", "lvsd")["pid"]
-    changed = [web(), {"name": "alt", "vip": VIP, "port": 8080, "timeout": CHECK_TIMEOUT,
-                       "servers": [{"name": "web1", "address": ADDRESSES["web1"]}]}]
-    changed[0]["servers"][1]["weight"] = 3
-    cluster.playbook("reload.yml", {**DEFAULTS, "lvs_virtuals": changed}, limit="localhost,lvs1")
+    changed = [web(), {**web(servers=["web1"]), "name": "alt", "port": 8080, "device": "eth0:2"}]
+    changed[0]["real_servers"][1]["weight"] = 3
+    cluster.reload(**DEFAULTS, router_virtual_servers=changed)
     cluster.wait_for("the edited weight", lambda: destinations(cluster, "lvs1").get(
         ADDRESSES["web2"]) == 3)
     assert cluster.status("lvs1", "lvsd")["pid"] == pid_before, "reload restarted lvsd"
@@ -175,7 +180,7 @@ def test_a_reload_applies_changes_in_place_and_keeps_connections(cluster):
 
 
 def test_forged_replayed_and_legacy_heartbeats_change_nothing_and_are_counted(cluster):
-    redeploy(cluster, lvs_virtuals=[web()])
+    redeploy(cluster, router_virtual_servers=[web()])
     # the client forges datagrams from lvs2's address; scapy is imported before the capture
     # below, so the replay arrives well inside the freshness window (it must count as a replay)
     sender = cluster.spawn("client", "python3 -u -c \"import sys; "
@@ -186,7 +191,9 @@ def test_forged_replayed_and_legacy_heartbeats_change_nothing_and_are_counted(cl
                            "for line in sys.stdin]\"", stdin=True)
     assert sender.stdout.readline().strip() == "ready"
     before = cluster.status("lvs1")["heartbeat"]["rejected"]
-    captured = cluster.ssh("lvs1", "python3 -c \"from scapy.layers.inet import UDP; "
+    # on the router, scapy is the one the router role vendors beside the agents
+    captured = cluster.ssh("lvs1", "PYTHONPATH=/usr/lib/lvs-cluster/vendor "
+                           "python3 -c \"from scapy.layers.inet import UDP; "
                            "from scapy.sendrecv import sniff; "
                            "p = sniff(iface='eth0', count=1, timeout=10, "
                            "lfilter=lambda p: UDP in p and p[UDP].dport == 539 "
@@ -220,7 +227,8 @@ def test_pulse_refuses_a_key_file_others_can_read(cluster):
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
     # the default timers (keepalive 1 s, deadtime 3 s): systemd restarts pulse within them
     deadtime = 3.0
-    active = redeploy(cluster, lvs_virtuals=[web()], lvs_keepalive=1, lvs_deadtime=deadtime)
+    active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
+                      router_deadtime=deadtime)
     probe = cluster.start_probe()
     try:
         time.sleep(1)
@@ -242,7 +250,7 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
 
 
 def test_a_crashed_active_router_fails_over_and_the_client_follows(cluster):
-    active = redeploy(cluster, lvs_virtuals=[web()])
+    active = redeploy(cluster, router_virtual_servers=[web()])
     other = next(r for r in ROUTERS if r != active)
     probe = cluster.start_probe()
     try:
@@ -270,7 +278,7 @@ def test_a_crashed_active_router_fails_over_and_the_client_follows(cluster):
 
 
 def test_an_established_connection_survives_failover_with_the_sync_daemon(cluster):
-    active = redeploy(cluster, lvs_virtuals=[web()], lvs_syncdaemon=1)
+    active = redeploy(cluster, router_virtual_servers=[web()], router_sync_daemon=True)
     other = next(r for r in ROUTERS if r != active)
     held = HeldConnection(cluster)
     # the master's sync daemon sends its buffer about once a second: wait until the backup has it
@@ -300,7 +308,7 @@ def heartbeat_cut(peer: str) -> tuple[str, str]:
 
 def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
     # without a tie-breaker both routers take the VIP: the cut is real
-    active = redeploy(cluster, lvs_virtuals=[web()])
+    active = redeploy(cluster, router_virtual_servers=[web()])
     standby = next(r for r in ROUTERS if r != active)
     cut, heal = heartbeat_cut(active)
     cluster.ssh(standby, cut)
@@ -312,7 +320,7 @@ def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
     cluster.wait_for("one holder again", lambda: len(cluster.vip_holders()) == 1,
                      timeout=4 * DEADTIME)
     # with one: the standby sees the VIP answered by its peer and stays standby
-    active = redeploy(cluster, lvs_virtuals=[web()], pulse_options="--tiebreaker 10.254.0.1")
+    active = redeploy(cluster, router_virtual_servers=[web()], router_tiebreakers=["10.254.0.1"])
     standby = next(r for r in ROUTERS if r != active)
     cut, heal = heartbeat_cut(active)
     cluster.ssh(standby, cut)
