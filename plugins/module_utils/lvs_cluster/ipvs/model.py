@@ -25,13 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import vocabulary
+from ..vocabulary import FAMILIES, PROTOCOLS, SERVICE_FLAGS, TUNNEL_FLAGS, TUNNEL_TYPES
+from ..vocabulary import FORWARDING as FORWARDING_METHODS
 
-FAMILIES = tuple(vocabulary.FAMILIES)
-PROTOCOLS = tuple(vocabulary.PROTOCOLS)
-SERVICE_FLAGS = tuple(vocabulary.SERVICE_FLAGS)
-FORWARDING_METHODS = tuple(vocabulary.FORWARDING)
-TUNNEL_TYPES = tuple(vocabulary.TUNNEL_TYPES)
-TUNNEL_FLAGS = tuple(vocabulary.TUNNEL_FLAGS)
 MAX_FWMARK = 0xFFFFFFFF
 
 

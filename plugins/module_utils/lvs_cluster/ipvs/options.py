@@ -24,13 +24,7 @@ from .model import Destination, Service
 DEFAULT_SCHEDULER = vocabulary.DEFAULT_SCHEDULER
 DEFAULT_FORWARDING = vocabulary.DEFAULT_FORWARDING
 DEFAULT_WEIGHT = 1
-# Argument-spec choices (lists, as AnsibleModule's argument specs are written).
-PROTOCOLS = list(vocabulary.PROTOCOLS)
-FAMILIES = list(vocabulary.FAMILIES)
-SCHEDULER_FLAGS = list(vocabulary.SCHEDULER_FLAGS)
-FORWARDING = list(vocabulary.FORWARDING)
-TUNNEL_TYPES = list(vocabulary.TUNNEL_TYPES)
-TUNNEL_FLAGS = list(vocabulary.TUNNEL_FLAGS)
+SCHEDULER_FLAGS = vocabulary.SCHEDULER_FLAGS
 DAEMON_STATES = ["master", "backup"]
 # What the kernel fills in for a sync daemon option left out (net/netfilter/ipvs/ip_vs_sync.c).
 DAEMON_DEFAULTS = codec.DAEMON_DEFAULTS
@@ -47,11 +41,11 @@ class ParamError(ValueError):
 # --- argument specs (fresh copies each call: callers may extend them) --------------------------
 
 _SERVICE_IDENTITY = dict(
-    protocol=dict(type="str", choices=PROTOCOLS),
+    protocol=dict(type="str", choices=list(vocabulary.PROTOCOLS)),
     address=dict(type="str"),
     port=dict(type="int"),
     fwmark=dict(type="int"),
-    family=dict(type="str", choices=FAMILIES),
+    family=dict(type="str", choices=list(vocabulary.FAMILIES)),
 )
 
 _SERVICE_OPTIONS = dict(
@@ -59,20 +53,23 @@ _SERVICE_OPTIONS = dict(
     persistence_timeout=dict(type="int", default=0),
     persistence_netmask=dict(type="raw"),
     one_packet=dict(type="bool", default=False),
-    scheduler_flags=dict(type="list", elements="str", choices=SCHEDULER_FLAGS, default=[]),
+    scheduler_flags=dict(type="list", elements="str", choices=list(vocabulary.SCHEDULER_FLAGS),
+                         default=[]),
     pe_name=dict(type="str"),
 )
 
 _DESTINATION = dict(
     address=dict(type="str", required=True),
     port=dict(type="int"),
-    forwarding=dict(type="str", choices=FORWARDING, default=DEFAULT_FORWARDING),
+    forwarding=dict(type="str", choices=list(vocabulary.FORWARDING),
+                    default=DEFAULT_FORWARDING),
     weight=dict(type="int", default=DEFAULT_WEIGHT),
     upper_threshold=dict(type="int", default=0),
     lower_threshold=dict(type="int", default=0),
-    tunnel_type=dict(type="str", choices=TUNNEL_TYPES),
+    tunnel_type=dict(type="str", choices=list(vocabulary.TUNNEL_TYPES)),
     tunnel_port=dict(type="int"),
-    tunnel_flags=dict(type="list", elements="str", choices=TUNNEL_FLAGS, default=[]),
+    tunnel_flags=dict(type="list", elements="str", choices=list(vocabulary.TUNNEL_FLAGS),
+                      default=[]),
 )
 
 
