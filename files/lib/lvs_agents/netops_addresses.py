@@ -30,7 +30,13 @@ IFNAMSIZ = 16
 
 _lock = threading.RLock()
 _iproute: Any = None  # the process's IPRoute, once created
-_netlink_error: type[Exception] = Exception  # pyroute2's NetlinkError, once imported
+
+
+class _NotImportedYet(Exception):
+    """Stands for pyroute2's NetlinkError until pyroute2 is imported (nothing raises it)."""
+
+
+_netlink_error: type[Exception] = _NotImportedYet  # pyroute2's NetlinkError, once imported
 
 
 def _socket() -> Any:

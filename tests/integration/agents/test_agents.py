@@ -150,8 +150,8 @@ def test_quiesce_keeps_a_failed_server_at_weight_zero(cluster):
 
 
 def test_the_sorry_server_stands_in_while_every_real_server_is_down(cluster):
-    redeploy(cluster, router_virtual_servers=[web(servers=["web1"],
-                                                      sorry_server=ADDRESSES["web2"])])
+    redeploy(cluster, router_virtual_servers=[
+        web(servers=["web1"], sorry_server=ADDRESSES["web2"])])
     assert destinations(cluster, "lvs1") == {ADDRESSES["web1"]: 1}
     cluster.ssh("web1", "systemctl stop lab-web")
     try:
