@@ -11,6 +11,7 @@ VIP from the client.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 LABCTL = REPO / "lab" / "labctl"
@@ -73,6 +76,14 @@ class Cluster:
         self.name = name
         self.env = {**os.environ, "LAB_NAME": name}
         self.state = REPO / ".lab" / name
+        # Ansible's SSH masters of this lab only: labs share guest addresses, and Ansible's
+        # default control path (one per address) would reach another lab's guest.
+        self.ansible_control_dir = REPO / ".lab" / "cp" / name
+
+    def inventory_host(self, guest: str) -> str:
+        """The address Ansible reaches `guest` on (its ansible_host in the lab's inventory)."""
+        inventory = yaml.safe_load((self.state / "inventory.yml").read_text())
+        return str(inventory["all"]["children"]["lab"]["hosts"][guest]["ansible_host"])
 
     # -- lab life cycle --------------------------------------------------------------------
     def labctl(self, *args: str, timeout: float = 300, check: bool = True
@@ -93,6 +104,21 @@ class Cluster:
 
     def crash(self, guest: str) -> None:
         self.labctl("crash", guest)
+        self.end_ssh_masters(guest)
+
+    def end_ssh_masters(self, guest: str) -> None:
+        """End the SSH connection masters to `guest` (this lab's own and Ansible's). A crashed
+        guest never closes its end, so its masters hang until their persist time runs out and
+        a command sent through them meanwhile fails ("mux_client_request_session: read from
+        master failed"); the next command opens a fresh connection instead."""
+        address = self.inventory_host(guest)
+        # Ansible names its sockets by a hash of host, port (unset: None) and user.
+        ansible = hashlib.sha1(f"{address}-None-root".encode()).hexdigest()[:10]
+        for command in (["ssh", "-F", str(self.state / "ssh_config"), "-O", "exit", guest],
+                        ["ssh", "-S", str(self.ansible_control_dir / ansible), "-O", "exit",
+                         address]):
+            subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           check=False)
 
     def boot(self, guest: str) -> None:
         self.labctl("boot", guest, timeout=300)
@@ -128,9 +154,7 @@ class Cluster:
         if limit:
             command += ["--limit", limit]
         env = {**self.env, "ANSIBLE_CONFIG": str(self.state / "ansible.cfg"),
-               # SSH masters of this lab only: labs share guest addresses, and Ansible's
-               # default control path (one per address) would reach another lab's guest.
-               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(REPO / ".lab" / "cp" / self.name)}
+               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.ansible_control_dir)}
         venv_bin = REPO / ".venv" / "bin"
         if venv_bin.is_dir():
             env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
