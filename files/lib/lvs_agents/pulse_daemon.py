@@ -104,7 +104,10 @@ class Pulse:
         self.selector.register(self.wake_read, selectors.EVENT_READ, "wake")
 
     def start_helpers(self) -> None:
-        self.takeover.start_announcer()
+        """What is not needed for the first heartbeat: the announcer's warm-up (scapy), the
+        metrics endpoint and lvsd. They start after it, so a restarted pulse (systemd, after a
+        crash) is heard again before its peer's deadtime runs out on a slow router."""
+        self.takeover.warm_announcer()
         if self.args.metrics != "off":
             self.metrics = start_metrics(*self.args.metrics_address)
         if not self.args.norun:
@@ -118,7 +121,7 @@ class Pulse:
     def run(self) -> int:
         self.link.open(self.selector)
         self.install_signals()
-        self.start_helpers()
+        self.takeover.start_announcer()
         vips_present = bool(self.vips) and all(
             self.net_call("has_address", spec) for spec in self.vips)
         if vips_present:
@@ -130,6 +133,9 @@ class Pulse:
         self.next_send = now
         self.grace_at = now + max(self.config.deadtime, STARTUP_GRACE_MIN)
         self.dispatch(ps.Event(ps.START, vips_present=vips_present))
+        if self.next_send <= now:  # START did not send one already
+            self.send_heartbeats()
+        self.start_helpers()
         self.maybe_notify_ready()
         try:
             while not self.exiting:

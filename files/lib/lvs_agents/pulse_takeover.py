@@ -45,8 +45,12 @@ class Takeover:
     announcer: Any = None
 
     def start_announcer(self) -> None:
+        """The announcer, cold (cheap): a takeover before the warm-up loads scapy in a thread."""
         self.announcer = net_call(self.net, "Announcer", self.args.garp_count,
                                   self.args.garp_interval)
+
+    def warm_announcer(self) -> None:
+        """Load scapy and build the VIPs' frames in a thread, before any takeover needs them."""
         if self.announcer is not None and not self.args.norun:
             threading.Thread(target=self._warm, name="garp-warm", daemon=True).start()
 
