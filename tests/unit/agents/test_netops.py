@@ -363,6 +363,20 @@ def test_neither_pyroute2_nor_scapy_is_imported_before_it_is_needed() -> None:
     assert result.stdout.strip() == "[]"
 
 
+
+def test_reading_addresses_does_not_import_pyroute2() -> None:
+    """pulse reads the host's addresses (its role, whether it still holds its VIPs) before its
+    first heartbeat; importing pyroute2 costs 1.4 s in a lab guest, longer than a restarted
+    pulse can stay silent before its peer's deadtime ends. Only changes load it."""
+    probe = WORKER.split("space = {}", 1)[0] + (
+        "from lvs_agents import netops\n"
+        "found = netops.local_addresses()\n"
+        "held = netops.has_address(netops.AddressSpec('127.0.0.1', 8, 'lo', None))\n"
+        "print(found.get('127.0.0.1'), held, 'pyroute2' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split() == ["lo", "True", "False"]
+
 # --- links ------------------------------------------------------------------------------------
 
 
