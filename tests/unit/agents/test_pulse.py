@@ -242,6 +242,19 @@ def test_a_slow_start_is_not_a_silent_peer(cluster):
     assert waited >= DEADTIME - 0.002, log  # the log's times are cut to the ms
 
 
+
+def test_a_restarted_pulse_holding_its_vips_resumes_without_touching_them(cluster):
+    """pulse killed and restarted by systemd while active: its VIPs are still up, so it resumes
+    and says so in its first heartbeat; adding them again would load pyroute2 (1.4 s in a lab
+    guest) before that heartbeat. The address library is warmed after it, for a takeover."""
+    master = cluster["master"]
+    Path(str(master.netlog) + ".hand-add").write_text("10.254.0.100\n")
+    master.start()
+    wait_for(lambda: (master.status() or {}).get("state") == "active", what="master active")
+    assert "every VIP is already on this node: resuming as active" in master.log()
+    assert not master.calls("ensure_address") and not master.calls("remove_address")
+    wait_for(lambda: master.calls("warm"), what="address library warmed")
+
 def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     master, backup = start_pair(cluster)
     before = backup.status()
