@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import secrets
 import stat
 import struct
 import time
@@ -196,7 +195,7 @@ class Sender:
         self.key = key
         self.role = role
         self.clock = clock
-        self.epoch = secrets.randbits(64) if epoch is None else epoch
+        self.epoch = int.from_bytes(os.urandom(8), "big") if epoch is None else epoch
         self.sequence = 0
 
     def message(self, running: bool, sender: str) -> bytes:

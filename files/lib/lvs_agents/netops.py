@@ -5,8 +5,10 @@
 This module is the narrow interface pulse uses (the tests inject a recording stand-in instead);
 the work is done by one module per job:
 
-* ``netops_addresses``: addresses and link state over rtnetlink with pyroute2's ``IPRoute``
-  (imported lazily; one socket per process, opened on first use and kept);
+* ``netops_addresses``: addresses and link state over rtnetlink: changes with pyroute2's
+  ``IPRoute`` (imported lazily; one socket per process, opened on first use or by ``warm``
+  and kept), reads with one dump of our own (``netops_address_list``: no pyroute2 import on
+  pulse's path to its first heartbeat);
 * ``netops_announce``: gratuitous ARP / unsolicited neighbour advertisements (``Announcer``),
   frames built with scapy's layers (imported lazily), sent over an AF_PACKET socket;
 * ``netops_probes``: the tie-breaker's ICMP echo and ARP probe, packed with ``struct``;

@@ -1,11 +1,14 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""VIP addresses and link state over rtnetlink, with pyroute2's ``IPRoute``.
+"""VIP addresses and link state over rtnetlink: changes with pyroute2's ``IPRoute``, reads
+with one dump of our own (``netops_address_list``).
 
-* One ``IPRoute`` socket per process, created on first use and kept (pulse's first use is
-  ``local_addresses`` at start-up, so a takeover never pays for importing pyroute2 or opening
-  the socket). Calls are serialised by a lock: pulse calls from its main loop, a test or a
-  helper thread may call too.
+* Reading (``local_addresses``, ``has_address``) never loads pyroute2: pulse reads before its
+  first heartbeat, and importing pyroute2 costs 1.4 s in a lab guest.
+* One ``IPRoute`` socket per process for changes and link state, created on first use or by
+  ``warm`` (pulse calls it from a helper thread after its first heartbeat, so a takeover never
+  pays for importing pyroute2 or opening the socket). Calls are serialised by a lock: pulse
+  calls from its main loop, a test or a helper thread may call too.
 * pyroute2 is imported here only, lazily: ``send_arp`` and the probes never load it.
 * It asks the kernel for extended acknowledgements; a kernel error becomes ``NetopsError``
   naming the address or device, with the kernel's own text when it sends one.
@@ -22,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .netops_address_list import host_addresses
 from .netops_base import AddressSpec, NetopsError
 
 IFA_F_NODAD = 0x02
@@ -105,37 +109,24 @@ def _family(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
     return socket.AF_INET if address.version == 4 else socket.AF_INET6
 
 
-def _local(message: Any) -> str | None:
-    """The address of one RTM_NEWADDR message (IFA_LOCAL for IPv4, IFA_ADDRESS for IPv6)."""
-    return message.get("local") or message.get("address")
-
-
 def local_addresses() -> dict[str, str]:
     """Every address of this host, secondaries and alias labels included, in canonical text ->
     its interface (Piranha's SIOCGIFADDR saw only each interface's first address)."""
     found: dict[str, str] = {}
-    for message in _call("address dump", lambda ipr: ipr.get_addr()):
-        local = _local(message)
-        if local is None or message["family"] not in (socket.AF_INET, socket.AF_INET6):
-            continue
+    for entry in host_addresses():
         try:
-            device = socket.if_indextoname(message["index"])
+            device = socket.if_indextoname(entry.index)
         except OSError:
             device = ""
-        found[str(ipaddress.ip_address(local))] = device
+        found[entry.address] = device
     return found
 
 
 def _present(address: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int,
              index: int) -> bool:
-    family = _family(address)
-    dump = _call("address dump", lambda ipr: ipr.get_addr(family=family, index=index))
-    for message in dump:
-        local = _local(message)
-        if (local is not None and message["index"] == index and message["prefixlen"] == prefix
-                and ipaddress.ip_address(local) == address):
-            return True
-    return False
+    return any(entry.index == index and entry.prefix == prefix
+               and ipaddress.ip_address(entry.address) == address
+               for entry in host_addresses(_family(address)))
 
 
 def has_address(spec: AddressSpec) -> bool:

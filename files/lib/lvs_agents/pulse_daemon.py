@@ -104,10 +104,11 @@ class Pulse:
         self.selector.register(self.wake_read, selectors.EVENT_READ, "wake")
 
     def start_helpers(self) -> None:
-        """What is not needed for the first heartbeat: the announcer's warm-up (scapy), the
-        metrics endpoint and lvsd. They start after it, so a restarted pulse (systemd, after a
-        crash) is heard again before its peer's deadtime runs out on a slow router."""
-        self.takeover.warm_announcer()
+        """What is not needed for the first heartbeat: the warm-up of the address library
+        (pyroute2) and the announcer (scapy), the metrics endpoint and lvsd. They start after
+        it, so a restarted pulse (systemd, after a crash) is heard again before its peer's
+        deadtime runs out on a slow router."""
+        self.takeover.warm()
         if self.args.metrics != "off":
             self.metrics = start_metrics(*self.args.metrics_address)
         if not self.args.norun:

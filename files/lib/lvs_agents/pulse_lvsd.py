@@ -8,12 +8,18 @@ from __future__ import annotations
 import logging
 import os
 import selectors
-import subprocess
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .pulse_setup import NAME
 
+if TYPE_CHECKING:  # imported when lvsd starts: pulse's first heartbeat goes out before
+    import subprocess
+
 LVSD_RESTART_DELAY = 1.0
+# lvsd (and its checks) yield the CPU to pulse: its start-up takes seconds of CPU on a small
+# router (4 s in a lab guest), and pulse's heartbeats must not wait behind it.
+LVSD_NICENESS = 5
 LVSD_STOP_TIMEOUT = 5.0
 
 log = logging.getLogger(NAME)
@@ -43,6 +49,8 @@ class Lvsd:
         command = [self.program, "--nodaemon", "-c", self.config_path,
                    "--ready-fd", str(write_end)] + (["-v"] if self.verbose else []) + self.options
         self.restart_at = None
+        import subprocess  # noqa: PLC0415 - see the top of the module
+
         try:
             # systemd accepts notifications from pulse only (NotifyAccess=main); lvsd tells
             # pulse on its ready pipe instead.
@@ -56,6 +64,11 @@ class Lvsd:
             return
         finally:
             os.close(write_end)
+        try:
+            niceness = os.getpriority(os.PRIO_PROCESS, 0) + LVSD_NICENESS
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
+        except OSError as error:
+            log.warning("cannot lower lvsd's priority: %s", error.strerror or error)
         if self.started_once:
             self.restarts += 1
         self.started_once = True
@@ -122,6 +135,8 @@ class Lvsd:
         if process is None or process.poll() is not None:
             return
         process.terminate()
+        import subprocess  # noqa: PLC0415 - see the top of the module
+
         try:
             process.wait(LVSD_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pulse_net import PulseNetops, net_call
 from .pulse_setup import NAME
+
+if TYPE_CHECKING:  # imported by the first hook: not on the way to pulse's first heartbeat
+    import subprocess
 
 log = logging.getLogger(NAME)
 
@@ -49,12 +50,16 @@ class Takeover:
         self.announcer = net_call(self.net, "Announcer", self.args.garp_count,
                                   self.args.garp_interval)
 
-    def warm_announcer(self) -> None:
-        """Load scapy and build the VIPs' frames in a thread, before any takeover needs them."""
-        if self.announcer is not None and not self.args.norun:
-            threading.Thread(target=self._warm, name="garp-warm", daemon=True).start()
+    def warm(self) -> None:
+        """Load the address library (pyroute2) and scapy and build the VIPs' frames in a
+        thread, before any takeover needs them."""
+        if not self.args.norun:
+            threading.Thread(target=self._warm, name="netops-warm", daemon=True).start()
 
     def _warm(self) -> None:
+        net_call(self.net, "warm")
+        if self.announcer is None:
+            return
         try:
             self.announcer.warm()
             for spec in self.vips:  # frames built and cached before any takeover needs them
@@ -63,11 +68,13 @@ class Takeover:
             log.warning("gratuitous ARP warm-up failed: %s", error)
 
     def take_over(self, resume: bool = False) -> None:
-        """Addresses and their first announcement first (they end the gap), then the rest."""
+        """Addresses and their first announcement first (they end the gap), then the rest.
+        Resuming, the addresses are already up (pulse just looked): they are left alone."""
         log.info("%s lvs", "resuming" if resume else "activating")
         self.holding = True
         for spec in self.vips:
-            self.change_address("ensure_address", spec)
+            if not resume:
+                self.change_address("ensure_address", spec)
             self.announce(spec)
         self.run_hook("active_cmd", self.config.active_cmd)
         self.sync_daemon("master")
@@ -117,6 +124,9 @@ class Takeover:
         if self.args.norun:
             log.info("norun: would run %s: %s", name, command)
             return
+        import shlex  # noqa: PLC0415 - see the top of the module
+        import subprocess  # noqa: PLC0415
+
         try:
             _children.append(subprocess.Popen(shlex.split(command), stdin=subprocess.DEVNULL))
         except (OSError, ValueError) as error:

@@ -14,14 +14,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -83,6 +81,8 @@ def notify(*fields: str) -> bool:
 def exit_with_parent(signum: int = signal.SIGTERM) -> None:
     """Have the kernel send ``signum`` when the parent dies (prctl PR_SET_PDEATHSIG), so a child
     of a SIGKILLed pulse goes too and systemd can restart pulse at once."""
+    import ctypes  # noqa: PLC0415 - children only; every agent's start-up pays for imports
+
     parent = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -106,6 +106,8 @@ def write_status(name: str, data: dict[str, Any]) -> str:
     directory = run_dir()
     os.makedirs(directory, mode=0o755, exist_ok=True)
     document = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
+    import tempfile  # noqa: PLC0415 - not on the way to pulse's first heartbeat
+
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
     try:
         with os.fdopen(handle, "w") as stream:

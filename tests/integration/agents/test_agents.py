@@ -27,6 +27,7 @@ from lvslab.cluster import (  # noqa: E402
     VIP,
     Cluster,
     HeldConnection,
+    ProbeResult,
 )
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -225,25 +226,59 @@ def test_pulse_refuses_a_key_file_others_can_read(cluster):
 
 
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
-    # the default timers (keepalive 1 s, deadtime 3 s): systemd restarts pulse within them
+    """The default timers (keepalive 1 s, deadtime 3 s): systemd restarts pulse at once and it
+    resumes as active, before its peer's deadtime ends.
+
+    What traffic may lose is measured in the same run. In a lab guest (single-CPU User-Mode
+    Linux) starting Python programs stalls forwarding for 200 ms now and then, whoever starts
+    them: three starts importing pyroute2 and scapy on the active router, nothing else
+    changed, cost 4 of 470 probes against 1 without them (2026-12-06). So a quiet window first,
+    as long as the one after the kill, in which the active router starts what a restart starts
+    (pulse's and lvsd's modules, imported side by side) without touching pulse; then the kill.
+    After the kill no answer may be missing for 1 s or more (the VIP taken down, the table
+    changed, a takeover the peer does not finish: each is a gap of seconds), and the failures
+    may exceed that window's by at most 6: a whole restart (two processes killed, systemd, two
+    started, lvsd's first checks) stalls the guest more than the imports alone; in six runs it
+    cost 0 to 5 failures more (2026-12-06). The pair itself is undisturbed when the restarted
+    pulse is heard within the deadtime: its first heartbeat left 1.5-2.1 s after the kill."""
     deadtime = 3.0
+    window = 3 * deadtime
     active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
                       router_deadtime=deadtime)
+    load = ("import sys; sys.path[:0] = ['/usr/lib/lvs-cluster', '/usr/lib/lvs-cluster/vendor']; "
+            "import lvs_agents.{}, lvs_agents.netops_addresses, lvs_agents.netops_announce, "
+            "pyroute2.iproute.linux, scapy.layers.l2, scapy.layers.inet6")
+    same_starts = (f'python3 -I -c "{load.format("pulse")}" & '
+                   f'python3 -I -c "{load.format("lvsd")}" & wait')
     probe = cluster.start_probe()
+    holders: list[tuple[float, list[str]]] = []
     try:
-        time.sleep(1)
+        started = time.monotonic()
+        cluster.spawn(active, same_starts)
+        while time.monotonic() < started + window:
+            holders.append((time.monotonic() - started - window, cluster.vip_holders()))
+            time.sleep(0.5)
         cluster.ssh(active, "kill -KILL $(systemctl show -P MainPID lvs-cluster-pulse)")
         killed = time.monotonic()
-        holders: list[tuple[float, list[str]]] = []
-        while time.monotonic() < killed + 3 * deadtime:
+        while time.monotonic() < killed + window:
             holders.append((time.monotonic() - killed, cluster.vip_holders()))
-            time.sleep(0.2)
+            time.sleep(0.5)
     finally:
         result = cluster.finish_probe(probe)
-    assert result.failures() <= 2, f"{result.failures()} probes failed, gap {result.longest_gap()}"
+    first = result.samples[0][0]
+    quiet = [s for s in result.samples if s[0] < first + window]
+    after = [s for s in result.samples if s[0] >= first + window]
+    noise = sum(1 for _, server in quiet if not server)
+    cost = sum(1 for _, server in after if not server)
+    assert len(quiet) > window / 0.1 and len(after) > window / 0.1, "the probe stalled"
+    gap = ProbeResult(after).longest_gap()
+    print(f"probe failures: {noise} with the same starts, {cost} after the kill (gap {gap:.3f} s)")
+    assert gap < 1.0, f"traffic stopped for {gap:.3f} s after the kill"
+    assert cost <= noise + 6, f"{cost} probes failed after the kill, {noise} with the same starts"
     # from one deadtime after the kill on, exactly one router holds the VIP
     settled = [h for moment, h in holders if moment >= deadtime]
     assert settled and all(len(h) == 1 for h in settled), holders
+    assert all(len(h) == 1 for moment, h in holders if moment < 0), holders
     restarted = cluster.status(active)
     assert restarted is not None and restarted["pid"], "systemd did not restart pulse"
     assert cluster.active_router() in ROUTERS

@@ -106,6 +106,9 @@ class RecordingNetops:
     def sync_daemon(self, state: str, interface: str, sync_id: int) -> None:
         self.record("sync_daemon", None, state=state, interface=interface, sync_id=sync_id)
 
+    def warm(self) -> None:
+        self.record("warm")
+
     def local_addresses(self) -> dict[str, str]:
         return {unmapped(address): "lo" for address in self.local}
 

@@ -202,6 +202,15 @@ def test_cold_start_master_wins_crash_failover_and_no_flap(cluster):
     assert not [c for c in master.calls("ensure_address") if c["time"] > killed_at]
 
 
+
+def test_lvsd_yields_the_cpu_to_pulse(cluster):
+    """lvsd's start-up takes seconds of CPU on a small router; pulse's heartbeats come first."""
+    master = cluster["master"].start()
+    wait_for(lambda: ((master.status() or {}).get("lvsd") or {}).get("pid"), what="lvsd started")
+    pid = master.status()["lvsd"]["pid"]
+    pulse_niceness = os.getpriority(os.PRIO_PROCESS, master.process.pid)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == pulse_niceness + 5
+
 def test_sigterm_of_the_active_hands_over_at_once(cluster):
     master, backup = start_pair(cluster)
     master.signal(signal.SIGTERM)

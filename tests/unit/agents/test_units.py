@@ -75,7 +75,7 @@ def test_sections(unit):
     ("Service", "EnvironmentFile", "-/etc/default/lvs-cluster-pulse"),
     ("Service", "ExecReload", "/bin/kill -HUP $MAINPID"),
     ("Service", "Restart", "always"),
-    ("Service", "RestartSec", "200ms"),
+    ("Service", "RestartSec", "0"),
     ("Service", "RestartPreventExitStatus", "2"),
     ("Service", "KillMode", "mixed"),
     ("Service", "TimeoutStopSec", "15s"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
 
 from ..vocabulary import canonical_ip, netmask_prefix_length
 
@@ -61,6 +60,8 @@ def format_seconds(value: float) -> str:
     """The shortest text that ``parse_seconds`` reads back as exactly ``value``."""
     if float(value).is_integer():
         return str(int(value))
+    from decimal import Decimal  # noqa: PLC0415 - rendering only, not parsing
+
     return format(Decimal(repr(float(value))), "f")
 
 
