@@ -268,8 +268,8 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     first = result.samples[0][0]
     quiet = [s for s in result.samples if s[0] < first + window]
     after = [s for s in result.samples if s[0] >= first + window]
-    noise = sum(1 for _, server in quiet if not server)
-    cost = sum(1 for _, server in after if not server)
+    noise = ProbeResult(quiet).failures()
+    cost = ProbeResult(after).failures()
     assert len(quiet) > window / 0.1 and len(after) > window / 0.1, "the probe stalled"
     gap = ProbeResult(after).longest_gap()
     print(f"probe failures: {noise} with the same starts, {cost} after the kill (gap {gap:.3f} s)")

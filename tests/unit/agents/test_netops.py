@@ -363,7 +363,6 @@ def test_neither_pyroute2_nor_scapy_is_imported_before_it_is_needed() -> None:
     assert result.stdout.strip() == "[]"
 
 
-
 def test_reading_addresses_does_not_import_pyroute2() -> None:
     """pulse reads the host's addresses (its role, whether it still holds its VIPs) before its
     first heartbeat; importing pyroute2 costs 1.4 s in a lab guest, longer than a restarted

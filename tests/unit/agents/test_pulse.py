@@ -202,7 +202,6 @@ def test_cold_start_master_wins_crash_failover_and_no_flap(cluster):
     assert not [c for c in master.calls("ensure_address") if c["time"] > killed_at]
 
 
-
 def test_lvsd_yields_the_cpu_to_pulse(cluster):
     """lvsd's start-up takes seconds of CPU on a small router; pulse's heartbeats come first."""
     master = cluster["master"].start()
@@ -210,6 +209,7 @@ def test_lvsd_yields_the_cpu_to_pulse(cluster):
     pid = master.status()["lvsd"]["pid"]
     pulse_niceness = os.getpriority(os.PRIO_PROCESS, master.process.pid)
     assert os.getpriority(os.PRIO_PROCESS, pid) == pulse_niceness + 5
+
 
 def test_sigterm_of_the_active_hands_over_at_once(cluster):
     master, backup = start_pair(cluster)
@@ -251,7 +251,6 @@ def test_a_slow_start_is_not_a_silent_peer(cluster):
     assert waited >= DEADTIME - 0.002, log  # the log's times are cut to the ms
 
 
-
 def test_a_restarted_pulse_holding_its_vips_resumes_without_touching_them(cluster):
     """pulse killed and restarted by systemd while active: its VIPs are still up, so it resumes
     and says so in its first heartbeat; adding them again would load pyroute2 (1.4 s in a lab
@@ -263,6 +262,7 @@ def test_a_restarted_pulse_holding_its_vips_resumes_without_touching_them(cluste
     assert "every VIP is already on this node: resuming as active" in master.log()
     assert not master.calls("ensure_address") and not master.calls("remove_address")
     wait_for(lambda: master.calls("warm"), what="address library warmed")
+
 
 def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     master, backup = start_pair(cluster)
@@ -429,6 +429,7 @@ def test_legacy_heartbeat_pair(cluster):
 
 
 # --- in-process pieces -------------------------------------------------------------------------
+
 
 def test_prefix_length():
     assert pulse.prefix_length("255.255.255.0", "10.0.0.1") == 24
