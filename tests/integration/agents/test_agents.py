@@ -239,8 +239,14 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     changed, a takeover the peer does not finish: each is a gap of seconds), and the failures
     may exceed that window's by at most 6: a whole restart (two processes killed, systemd, two
     started, lvsd's first checks) stalls the guest more than the imports alone; in six runs it
-    cost 0 to 5 failures more (2026-12-06). The pair itself is undisturbed when the restarted
-    pulse is heard within the deadtime: its first heartbeat left 1.5-2.1 s after the kill."""
+    cost 0 to 5 failures more (2026-12-06).
+
+    The pair is undisturbed when the restarted pulse is heard within the deadtime. In a lab
+    guest its first heartbeat leaves 1.8-3.0 s after the last one before the kill (systemd,
+    0.5 s of Python start, 0.7 s of imports), and the peer waits 2-3 s of it: now and then
+    the peer takes over and, by the master-wins rule, hands back when it hears the resumed
+    master. So exactly one holder is required from two deadtimes after the kill on (one seen in
+    a fresh-clone run lasted two samples, about 2.5 s), and before the kill throughout."""
     deadtime = 3.0
     window = 3 * deadtime
     active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
@@ -260,14 +266,14 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
             time.sleep(0.5)
         cluster.ssh(active, "kill -KILL $(systemctl show -P MainPID lvs-cluster-pulse)")
         killed = time.monotonic()
-        while time.monotonic() < killed + window:
+        while time.monotonic() < killed + window + deadtime:
             holders.append((time.monotonic() - killed, cluster.vip_holders()))
             time.sleep(0.5)
     finally:
         result = cluster.finish_probe(probe)
     first = result.samples[0][0]
     quiet = [s for s in result.samples if s[0] < first + window]
-    after = [s for s in result.samples if s[0] >= first + window]
+    after = [s for s in result.samples if first + window <= s[0] < first + 2 * window]
     noise = ProbeResult(quiet).failures()
     cost = ProbeResult(after).failures()
     assert len(quiet) > window / 0.1 and len(after) > window / 0.1, "the probe stalled"
@@ -275,8 +281,7 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     print(f"probe failures: {noise} with the same starts, {cost} after the kill (gap {gap:.3f} s)")
     assert gap < 1.0, f"traffic stopped for {gap:.3f} s after the kill"
     assert cost <= noise + 6, f"{cost} probes failed after the kill, {noise} with the same starts"
-    # from one deadtime after the kill on, exactly one router holds the VIP
-    settled = [h for moment, h in holders if moment >= deadtime]
+    settled = [h for moment, h in holders if moment >= 2 * deadtime]
     assert settled and all(len(h) == 1 for h in settled), holders
     assert all(len(h) == 1 for moment, h in holders if moment < 0), holders
     restarted = cluster.status(active)
