@@ -361,6 +361,35 @@ def test_send_program_timeout_kills_it(tmp_path):
     assert not marker.exists()  # the whole session was killed, not just the shell
 
 
+
+# Runs one check or load reading in a fresh interpreter and prints its peak RSS in KiB.
+BOUNDED_OUTPUT = r"""
+import asyncio, resource, sys
+sys.path[0:0] = sys.argv[1].split(":")
+from lvs_agents.checks import CheckSpec, run_check
+from lvs_agents.health import read_load
+if sys.argv[2] == "check":
+    spec = CheckSpec.build("127.0.0.1", 80, virtual_port=80, send_program="yes", expect="y",
+                           timeout=2.0)
+    print(asyncio.run(run_check(spec)).reason, file=sys.stderr)
+else:
+    print(asyncio.run(read_load(["yes"], 2.0)), file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.parametrize("what", ["check", "load"])
+def test_a_program_streaming_endless_output_costs_bounded_memory(what):
+    """lvsd reads a send_program's or a load monitor's output: a real server that answers
+    with an endless stream must not make lvsd's memory grow (it would on both routers)."""
+    import subprocess  # noqa: PLC0415
+
+    paths = ":".join(sys.path)
+    result = subprocess.run([sys.executable, "-c", BOUNDED_OUTPUT, paths, what],
+                            capture_output=True, text=True, timeout=30, check=True)
+    peak_kib = int(result.stdout.split()[-1])
+    assert peak_kib < 80 * 1024, f"peak RSS {peak_kib // 1024} MiB ({result.stderr.strip()})"
+
 def test_send_program_missing_is_unhealthy():
     result = run(run_check(spec(80, send_program="/nonexistent/checker %h")))
     assert not result.ok and "cannot run" in result.reason

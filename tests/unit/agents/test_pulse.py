@@ -296,6 +296,51 @@ def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     assert not backup.calls("ensure_address")
 
 
+# A flood of heartbeat-shaped datagrams (right length, magic and version, so each one costs an
+# HMAC if it reaches the verifier) at full speed to the backup's heartbeat port, from a stranger
+# and from the master's address on another port, until the file named by argv[4] disappears.
+FLOOD = r"""
+import os, socket, sys, struct
+target = (sys.argv[1], int(sys.argv[2]))
+senders = []
+for source in sys.argv[3].split(","):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
+    sock.setblocking(False)
+    senders.append(sock)
+body = b"LVSH" + bytes([1, 1, 0, 0]) + os.urandom(16 + 24 + 32)
+sent = 0
+while os.path.exists(sys.argv[4]):
+    for sock in senders:
+        for _ in range(200):
+            try:
+                sock.sendto(body, target)
+                sent += 1
+            except OSError:
+                pass
+print(sent)
+"""
+
+
+def test_a_heartbeat_flood_changes_nothing(cluster, tmp_path):
+    """Datagrams from anyone but the peer's heartbeat socket never reach pulse's verifier, and
+    however many arrive, pulse keeps sending heartbeats and running its timers."""
+    master, backup = start_pair(cluster)
+    before = {name: node.status()["transitions"] for name, node in cluster.items()}
+    running = tmp_path / "flooding"
+    running.write_text("")
+    flood = subprocess.Popen([sys.executable, "-c", FLOOD, BACKUP_IP, str(backup.port),
+                              f"127.0.0.99,{MASTER_IP}", str(running)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        stays(lambda: settled(master, backup), 20 * DEADTIME)
+    finally:
+        running.unlink()
+        sent = int(flood.communicate(timeout=30)[0] or 0)
+    assert sent > 10_000, f"the flood sent only {sent} datagrams"
+    assert {name: node.status()["transitions"] for name, node in cluster.items()} == before
+    assert backup.status()["heartbeat"]["rejected"]["bad_mac"] == 0
+
 def test_key_file_readable_by_others_is_refused(cluster):
     node = cluster["master"]
     key_file = node.dir.parent / "key"

@@ -12,8 +12,10 @@ import json
 import math
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -394,6 +396,41 @@ def test_metrics_endpoint_serves_metrics_and_404(run_dir):
     finally:
         server.close()
 
+
+
+def test_idle_metrics_clients_neither_pile_up_threads_nor_lock_out_a_scrape(run_dir):
+    """The server runs inside pulse: 300 connections that never send a request must not cost a
+    thread each (pulse's task limit, then its hooks and checks, would run out) and are dropped
+    after a timeout, so a scrape answers again."""
+    write("pulse", pulse_doc(updated=time.time()), run_dir)
+    server = status.start_metrics_server("127.0.0.1", 0, read_table=reader(fake_table()))
+    before = threading.active_count()
+    idle = []
+    try:
+        for _ in range(300):
+            sock = socket.socket()
+            sock.settimeout(5)
+            try:
+                sock.connect(("127.0.0.1", server.port))
+            except OSError:
+                sock.close()
+                continue
+            idle.append(sock)
+        time.sleep(0.5)
+        assert threading.active_count() - before <= 32, "a thread per idle client"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics",
+                                            timeout=2) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no scrape answered while idle clients hung"
+    finally:
+        for sock in idle:
+            sock.close()
+        server.close()
 
 def test_metrics_server_binds_loopback_by_default():
     assert status.DEFAULT_METRICS_HOST == "127.0.0.1"

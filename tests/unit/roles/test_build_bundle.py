@@ -97,3 +97,59 @@ def test_the_launcher_runs_from_the_bundle(unpacked, tmp_path):
                             env={"LVS_CLUSTER_LIB": str(unpacked / LIB), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: lvs-cf")
+
+
+# --- the wheels the controller downloads: pinned by sha256 ----------------------------------
+
+def fake_wheel(folder: Path, name: str = "scapy-2.8.0-py3-none-any.whl") -> Path:
+    import zipfile  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("scapy/__init__.py", "# not scapy\n")
+    return path
+
+
+def build_with(cache: Path, *requirements: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(BUILDER), "--collection", str(REPO),
+                           "--cache", str(cache),
+                           *(f"--download={r}" for r in requirements)],
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_a_cached_wheel_whose_sha256_differs_from_the_pin_is_refused(tmp_path):
+    import hashlib  # noqa: PLC0415
+
+    wheel = fake_wheel(tmp_path / "wheels")
+    pin = hashlib.sha256(b"the real wheel").hexdigest()
+    result = build_with(tmp_path, f"scapy==2.8.0 --hash=sha256:{pin}")
+    assert result.returncode != 0
+    assert str(wheel) in result.stderr and pin in result.stderr
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() in result.stderr
+
+
+def test_a_cached_wheel_matching_its_pin_is_bundled(tmp_path):
+    import hashlib  # noqa: PLC0415
+
+    wheel = fake_wheel(tmp_path / "wheels")
+    pin = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    result = build_with(tmp_path, f"scapy==2.8.0 --hash=sha256:{pin}")
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(json.loads(result.stdout)["path"]) as tar:
+        assert f"{LIB}/vendor/scapy/__init__.py" in tar.getnames()
+
+
+def test_a_download_without_a_pin_is_refused(tmp_path):
+    fake_wheel(tmp_path / "wheels")
+    result = build_with(tmp_path, "scapy==2.8.0")
+    assert result.returncode != 0
+    assert "scapy==2.8.0" in result.stderr and "--hash=sha256:" in result.stderr
+
+
+def test_the_default_requirements_are_pinned():
+    import yaml  # noqa: PLC0415
+
+    defaults = yaml.safe_load((REPO / "roles" / "router" / "defaults" / "main.yml").read_text())
+    for requirement in defaults["router_python_requirements"]:
+        assert " --hash=sha256:" in requirement, requirement
