@@ -23,11 +23,12 @@ States (lvsd.json): ``up`` (in the table, weight > 0), ``quiesced`` (in the tabl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .checks.program import bounded_output, kill_program
 
 DEFAULT_STEP = 20.0  # seconds between slow-start doublings and load adjustments (Piranha)
 DEFAULT_SCALE = 10  # nanny's -S: the load phase may reach scale x weight
@@ -232,15 +233,14 @@ async def read_load(argv: Sequence[str], timeout: float) -> float | None:
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL)
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
     except OSError:
         return None
     try:
-        output, _rest = await asyncio.wait_for(process.communicate(), timeout)
+        output = await asyncio.wait_for(bounded_output(process), timeout)
     except asyncio.TimeoutError:  # noqa: UP041 (not the builtin before Python 3.11)
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
+        kill_program(process)
+        await bounded_output(process, 0)  # what is left in the pipe, then the exit
         return None
     if process.returncode != 0:
         return None

@@ -41,7 +41,8 @@ LEGACY_STOPPED = 0xADBDDABD
 _LEGACY = struct.Struct("<I")  # Piranha sent a native int: little-endian on x86
 LEGACY_LENGTH = _LEGACY.size
 
-REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source")
+# queue_full: datagrams the kernel dropped because pulse's receive queue was full (a flood)
+REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source", "queue_full")
 
 
 class KeyFileError(Exception):
@@ -252,6 +253,8 @@ class Verifier:
             source = unmapped(source)
         except ValueError:
             raise Rejected("unknown_source", f"source {source!r}") from None
+        if source not in self.peers:  # before any parsing or crypto: a flood costs a set lookup
+            raise Rejected("unknown_source", f"datagram from {source}")
         legacy = decode_legacy(data)
         if legacy is not None:
             return self._legacy(legacy, source)

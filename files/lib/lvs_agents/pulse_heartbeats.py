@@ -2,13 +2,26 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pulse's heartbeat transport: one UDP socket per path (public, then private), sending our
 state to the peer and verifying what arrives (``heartbeat.Verifier``: rejections are counted
-by reason and logged at most once a minute per reason)."""
+by reason and logged at most once a minute per reason).
+
+Under a flood (anyone can send UDP to the heartbeat port):
+
+* with authenticated heartbeats each socket is connected to the peer's heartbeat address and
+  port, so the kernel delivers nothing else to it (the rest is counted by the kernel as UDP
+  ``NoPorts``); legacy sockets stay unconnected (a Piranha peer's source port is not known);
+* one wake-up reads at most ``BATCH`` datagrams, so the loop's timers (sending heartbeats, the
+  deadtime) run between batches however many arrive;
+* the kernel's count of datagrams dropped on a full receive queue (``SO_RXQ_OVFL``) is kept as
+  the rejection reason ``queue_full``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
+import struct
 import time
 from collections.abc import Callable
 
@@ -16,6 +29,10 @@ from . import heartbeat as hb
 from .pulse_setup import NAME, Paths
 
 log = logging.getLogger(NAME)
+
+BATCH = 32  # datagrams per socket per wake-up
+SO_RXQ_OVFL = 40
+_OVERFLOW = struct.Struct("=I")
 
 
 class HeartbeatLink:
@@ -32,6 +49,9 @@ class HeartbeatLink:
         self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy)
         self.sent = 0
         self.rejection_logged: dict[str, float] = {}
+        self.authenticated = key is not None
+        self.connected: set[int] = set()  # sockets the kernel filters for us (by fileno)
+        self.overflow: dict[int, int] = {}  # the kernel's drop count, per socket
 
     def open(self, selector: selectors.BaseSelector) -> None:
         for own, peer in self.paths.pairs:
@@ -45,6 +65,15 @@ class HeartbeatLink:
                 raise OSError(f"cannot bind the heartbeat socket to {own} port "
                               f"{self.port}: {error.strerror or error}") from None
             sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            if self.authenticated and peer is not None:
+                try:
+                    sock.connect((peer, self.port))
+                    self.connected.add(sock.fileno())
+                except OSError as error:  # no route yet: unfiltered, still verified
+                    log.warning("heartbeat socket %s: cannot connect to %s: %s", own, peer,
+                                error.strerror or error)
             self.sockets.append((sock, own, peer))
             selector.register(sock, selectors.EVENT_READ, "heartbeat")
 
@@ -52,21 +81,27 @@ class HeartbeatLink:
         for sock, own, peer in self.sockets:
             if peer is None:
                 continue
+            message = self.sender.message(holding, own)
             try:
-                sock.sendto(self.sender.message(holding, own), (peer, self.port))
+                if sock.fileno() in self.connected:
+                    sock.send(message)
+                else:
+                    sock.sendto(message, (peer, self.port))
                 self.sent += 1
             except OSError as error:
                 log.debug("heartbeat to %s: %s", peer, error)
 
     def receive(self, sock: socket.socket, on_heartbeat: Callable[[hb.Heartbeat], None]) -> None:
-        while True:
+        """At most ``BATCH`` datagrams; the selector wakes the loop again for the rest."""
+        for _ in range(BATCH):
             try:
-                data, source = sock.recvfrom(512)
+                data, ancillary, _flags, source = sock.recvmsg(512, socket.CMSG_SPACE(4))
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. ICMP port unreachable reported on the socket
                 log.debug("heartbeat socket: %s", error)
                 return
+            self.count_overflow(sock, ancillary)
             try:
                 beat = self.verifier.verify(data, source[0])
             except hb.Rejected as rejection:
@@ -75,6 +110,15 @@ class HeartbeatLink:
                 continue
             self.verifier.accepted += 1
             on_heartbeat(beat)
+
+    def count_overflow(self, sock: socket.socket, ancillary: list[tuple[int, int, bytes]]
+                       ) -> None:
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                total = _OVERFLOW.unpack_from(value)[0]
+                previous = self.overflow.get(sock.fileno(), 0)
+                self.verifier.rejected["queue_full"] += (total - previous) & 0xFFFFFFFF
+                self.overflow[sock.fileno()] = total
 
     def log_rejection(self, rejection: hb.Rejected, source: str) -> None:
         now = time.monotonic()

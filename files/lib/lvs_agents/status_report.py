@@ -31,7 +31,8 @@ from .service_names import service_key, service_label
 STALE_AFTER = 5.0
 AGENTS = ("pulse", "lvsd")
 EXIT_OK, EXIT_IPVS_UNREADABLE, EXIT_USAGE, EXIT_AGENT_DOWN = 0, 1, 2, 3
-REJECT_REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source")
+REJECT_REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source",
+                  "queue_full")
 
 DestinationRow = tuple[Destination, "DestinationState | None"]
 

@@ -68,12 +68,38 @@ def wheel_files(wheel: Path) -> dict[str, tuple[bytes, int]]:
     return files
 
 
-def download(requirement: str, cache: Path) -> Path:
+HASH_OPTION = "--hash=sha256:"
+
+
+def pinned(requirement: str) -> tuple[str, str]:
+    """``NAME==VERSION --hash=sha256:HEX`` (pip's own syntax) -> (``NAME==VERSION``, HEX)."""
+    words = requirement.split()
+    hashes = [w[len(HASH_OPTION):].lower() for w in words if w.startswith(HASH_OPTION)]
+    rest = [w for w in words if not w.startswith(HASH_OPTION)]
+    if len(rest) != 1 or len(hashes) != 1 or len(hashes[0]) != 64:
+        raise SystemExit(f"router_python_requirements: {requirement!r}: give one NAME==VERSION "
+                         f"and its wheel's {HASH_OPTION}HEX (the file is checked against it)")
+    return rest[0], hashes[0]
+
+
+def checked(wheel: Path, requirement: str, expected: str) -> Path:
+    actual = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if actual != expected:
+        raise SystemExit(f"router_python_requirements: {requirement}: {wheel} has sha256 "
+                         f"{actual}, the pin says {expected}: refusing it (delete the file if "
+                         "it is a stale download, or correct the pin)")
+    return wheel
+
+
+def download(pinned_requirement: str, cache: Path) -> Path:
+    """The requirement's wheel from ``cache``, downloaded with pip when missing; either way its
+    sha256 must equal the pin."""
+    requirement, expected = pinned(pinned_requirement)
     name, _sep, version = requirement.partition("==")
     pattern = f"{name.replace('-', '_')}-{version or '*'}-*.whl"
     found = sorted(cache.glob(pattern))
     if found:
-        return found[-1]
+        return checked(found[-1], requirement, expected)
     cache.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
@@ -84,7 +110,7 @@ def download(requirement: str, cache: Path) -> Path:
         raise SystemExit(f"cannot download {requirement} on the controller: "
                          f"{result.stderr.strip() or 'no wheel'}; give the wheel file instead "
                          "(router_python_wheels)")
-    return found[-1]
+    return checked(found[-1], requirement, expected)
 
 
 def build(files: dict[str, tuple[bytes, int]]) -> bytes:

@@ -364,7 +364,7 @@ def test_send_program_timeout_kills_it(tmp_path):
 
 # Runs one check or load reading in a fresh interpreter and prints its peak RSS in KiB.
 BOUNDED_OUTPUT = r"""
-import asyncio, resource, sys
+import asyncio, sys
 sys.path[0:0] = sys.argv[1].split(":")
 from lvs_agents.checks import CheckSpec, run_check
 from lvs_agents.health import read_load
@@ -374,7 +374,8 @@ if sys.argv[2] == "check":
     print(asyncio.run(run_check(spec)).reason, file=sys.stderr)
 else:
     print(asyncio.run(read_load(["yes"], 2.0)), file=sys.stderr)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's peak RSS (ru_maxrss would count the parent's, kept across exec)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 

@@ -18,6 +18,26 @@ from .probe import ProbeState
 from .spec import READ_LIMIT, CheckSpec
 
 
+async def bounded_output(process: asyncio.subprocess.Process, limit: int = READ_LIMIT
+                         ) -> bytes:
+    """The first ``limit`` bytes the program writes; the rest is read and dropped (so it never
+    blocks on a full pipe) until it exits. A program that streams without end costs no memory:
+    its check's timeout ends it."""
+    kept = b""
+    if process.stdout is not None:
+        while True:
+            chunk = await process.stdout.read(65536)
+            if not chunk:
+                break
+            if len(kept) < limit:
+                kept += chunk[:limit - len(kept)]
+            # a read served from the buffer does not suspend: without this, a program that
+            # writes faster than we read would hold the loop (and its own timeout) forever
+            await asyncio.sleep(0)
+    await process.wait()
+    return kept
+
+
 def program_argv(command: str, address: str, port: int) -> list[str]:
     """The argv of a ``send_program``: words split on white space, ``%h``/``%p`` replaced
     wherever they appear; no shell, no quoting (as Piranha, which split on spaces)."""
@@ -36,18 +56,18 @@ async def program_check(spec: CheckSpec, state: ProbeState) -> str:
     except OSError as error:
         return f"cannot run {argv[0]}: {error.strerror or error}"
     try:
-        output, _rest = await process.communicate()
+        output = await bounded_output(process)
     except asyncio.CancelledError:
-        _kill(process)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(process.wait())
+        kill_program(process)
+        with contextlib.suppress(Exception):  # what is left in the pipe, then the exit
+            await asyncio.shield(bounded_output(process, 0))
         raise
     if process.returncode != 0:
         return _exit_reason(argv[0], process.returncode)
-    return _program_verdict(spec, output[:READ_LIMIT])
+    return _program_verdict(spec, output)
 
 
-def _kill(process: asyncio.subprocess.Process) -> None:
+def kill_program(process: asyncio.subprocess.Process) -> None:
     """SIGKILL the checker and whatever it started (it leads its own session)."""
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
