@@ -99,6 +99,10 @@ REJECTIONS = {
     "unknown_source_sender": (message(sender=BACKUP), BACKUP),
     "unknown_source_mismatch": (message(sender=PRIMARY), PRIMARY_PRIVATE),
     "unknown_source_stranger": (message(sender=PRIMARY), "10.9.9.9"),
+    # judged by its source before any parsing or HMAC (a flood costs a set lookup)
+    "unknown_source_before_mac": (message(key=b"another key of 16 bytes"), "10.9.9.9"),
+    "unknown_source_before_parsing": (b"x" * hb.MESSAGE_LENGTH, "10.9.9.9"),
+    "unknown_source_legacy": (hb.encode_legacy(True), "10.9.9.9"),
     "stale_past": (message(stamp=NOW - 2.5), PRIMARY),
     "stale_future": (message(stamp=NOW + 2.5), PRIMARY),
     "malformed_truncated": (message()[:-1], PRIMARY),
