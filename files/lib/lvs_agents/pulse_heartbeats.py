@@ -93,7 +93,7 @@ class HeartbeatLink:
 
     def receive(self, sock: socket.socket, on_heartbeat: Callable[[hb.Heartbeat], None]) -> None:
         """At most ``BATCH`` datagrams; the selector wakes the loop again for the rest."""
-        for _ in range(BATCH):
+        for _datagram in range(BATCH):
             try:
                 data, ancillary, _flags, source = sock.recvmsg(512, socket.CMSG_SPACE(4))
             except (BlockingIOError, InterruptedError):

@@ -60,6 +60,7 @@ def spec(port, **options):
 
 # --- normalisation -----------------------------------------------------------------------------
 
+
 def test_builtin_http_check_on_virtual_port_80_only():
     built = CheckSpec.build(HOST, 8080, virtual_port=80)
     assert (built.send, built.expect) == (HTTP_SEND.encode(), HTTP_EXPECT.encode())
@@ -79,6 +80,7 @@ def test_program_argv_replaces_tokens_inside_words():
 
 
 # --- TCP ---------------------------------------------------------------------------------------
+
 
 def test_tcp_connect_ok_and_refused():
     async def main():
@@ -361,7 +363,6 @@ def test_send_program_timeout_kills_it(tmp_path):
     assert not marker.exists()  # the whole session was killed, not just the shell
 
 
-
 # Runs one check or load reading in a fresh interpreter and prints its peak RSS in KiB.
 BOUNDED_OUTPUT = r"""
 import asyncio, sys
@@ -391,12 +392,14 @@ def test_a_program_streaming_endless_output_costs_bounded_memory(what):
     peak_kib = int(result.stdout.split()[-1])
     assert peak_kib < 80 * 1024, f"peak RSS {peak_kib // 1024} MiB ({result.stderr.strip()})"
 
+
 def test_send_program_missing_is_unhealthy():
     result = run(run_check(spec(80, send_program="/nonexistent/checker %h")))
     assert not result.ok and "cannot run" in result.reason
 
 
 # --- the scheduler -----------------------------------------------------------------------------
+
 
 def test_scheduler_spreads_and_repeats_every_period():
     async def main():

@@ -349,6 +349,7 @@ def test_a_heartbeat_flood_changes_nothing(cluster, tmp_path):
     assert {name: node.status()["transitions"] for name, node in cluster.items()} == before
     assert backup.status()["heartbeat"]["rejected"]["bad_mac"] == 0
 
+
 def test_key_file_readable_by_others_is_refused(cluster):
     node = cluster["master"]
     key_file = node.dir.parent / "key"

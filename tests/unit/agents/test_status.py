@@ -368,6 +368,7 @@ def test_bad_service_keys_match_nothing(bad):
 
 # --- the HTTP endpoint -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def run_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LVS_CLUSTER_RUN_DIR", str(tmp_path))
@@ -397,7 +398,6 @@ def test_metrics_endpoint_serves_metrics_and_404(run_dir):
         server.close()
 
 
-
 def test_idle_metrics_clients_neither_pile_up_threads_nor_lock_out_a_scrape(run_dir):
     """The server runs inside pulse: 300 connections that never send a request must not cost a
     thread each (pulse's task limit, then its hooks and checks, would run out) and are dropped
@@ -407,7 +407,7 @@ def test_idle_metrics_clients_neither_pile_up_threads_nor_lock_out_a_scrape(run_
     before = threading.active_count()
     idle = []
     try:
-        for _ in range(300):
+        for _client in range(300):
             sock = socket.socket()
             sock.settimeout(5)
             try:
@@ -431,6 +431,7 @@ def test_idle_metrics_clients_neither_pile_up_threads_nor_lock_out_a_scrape(run_
         for sock in idle:
             sock.close()
         server.close()
+
 
 def test_metrics_server_binds_loopback_by_default():
     assert status.DEFAULT_METRICS_HOST == "127.0.0.1"
