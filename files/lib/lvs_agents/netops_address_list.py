@@ -77,9 +77,9 @@ def _dump(family: int) -> tuple[list[HostAddress], bool]:
                         entry = _entry(body)
                         if entry is not None:
                             found.append(entry)
+    except NetopsError:
+        raise
     except OSError as error:
-        if isinstance(error, NetopsError):
-            raise
         raise NetopsError(error.errno or errno.EIO, "address dump") from None
 
 
