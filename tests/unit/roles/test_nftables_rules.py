@@ -281,8 +281,7 @@ def test_heartbeats_pass_from_the_peer_s_heartbeat_addresses_only(spaces, pair):
     router_addresses = ROUTER_PUBLIC + ROUTER_PRIVATE
     # the peer from each of its addresses (named in lvs.cf or not), the stranger from its own,
     # to every address of the router of the same family on the heartbeat link
-    peer_sends = [(source, destination) for source, destination in zip(
-        PEER_PUBLIC + PEER_PRIVATE, router_addresses, strict=True)]
+    peer_sends = list(zip(PEER_PUBLIC + PEER_PRIVATE, router_addresses, strict=True))
     assert set(heartbeats) <= set(peer_sends)
     stranger_sends = [(source, destination) for source in STRANGER
                       for destination in router_addresses if same_family(source, destination)]
@@ -350,4 +349,3 @@ def test_loading_again_replaces_the_table_and_stopping_removes_it(spaces):
     # the unit's ExecStop
     spaces.run(spaces.router, nft_command(), "delete", "table", "inet", "lvs_cluster")
     assert stranger_arrivals() == {HEARTBEAT_PORT, 1539}
-
