@@ -428,7 +428,7 @@ import ipaddress
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils import ipvs_module
-from ..module_utils.lvs_cluster.ipvs import codec, options, results, text
+from ..module_utils.lvs_cluster.ipvs import codec, input_rules, options, results, text
 from ..module_utils.lvs_cluster.ipvs import drain as draining
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
 from ..module_utils.lvs_cluster.ipvs import reconcile as rc
@@ -469,6 +469,9 @@ def scope_of(params, desired):
         return rc.Scope.everything()
     addresses = []
     for index, address in enumerate(params["scope_addresses"]):
+        zone = input_rules.zone_problem(address)
+        if zone:
+            raise options.ParamError(f"scope_addresses[{index}]", zone)
         try:
             addresses.append(str(ipaddress.ip_address(address)))
         except ValueError:

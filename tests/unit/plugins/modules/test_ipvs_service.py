@@ -267,7 +267,7 @@ REFUSED_SERVICES = [
      "persistence_netmask", "an IPv6 persistence netmask is a prefix length 1-128"),
     ("scheduler of 16 bytes", dict(WEB, scheduler="x" * 16), "scheduler",
      "longer than 15 bytes"),
-    ("scheduler of 15 bytes in 16 characters", dict(WEB, scheduler="\u00e9" * 8), "scheduler",
+    ("scheduler of 16 bytes in 8 characters", dict(WEB, scheduler="\u00e9" * 8), "scheduler",
      "longer than 15 bytes"),
     ("scheduler with NUL", dict(WEB, scheduler="rr\x00x"), "scheduler", "NUL"),
     ("persistence engine of 16 bytes", dict(WEB, persistence_timeout=60, pe_name="s" * 16),
