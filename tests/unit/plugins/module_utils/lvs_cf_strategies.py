@@ -44,7 +44,6 @@ connection_timeouts = st.integers(min_value=0, max_value=MAX_CONNECTION_TIMEOUT)
 keepalive_seconds = st.floats(0.001, 1e6) | st.integers(1, 3600).map(float)
 
 
-
 def _one_host(address):
     """Not multicast, IPv4-mapped or link-local: IPv6 addresses that no VIP or real server can
     have (issue #12, point 8)."""

@@ -170,9 +170,9 @@ KERNEL_ERRORS = [
     ("IPv4-mapped real server", HEADER + virtual(server(address=MAPPED), address=V6), 6,
      "virtual v: server s", "address", f"invalid host name or ip address: {MAPPED} is "
                                        "IPv4-mapped"),
-    ("multicast failover address", HEADER + virtual() + "failover f {\n    address = 224.0.0.9 "
-     "eth0:2\n}\n", 7, "failover f", "address", "invalid host name or ip address: 224.0.0.9 is a "
-                                                 "multicast address"),
+    ("multicast failover address",
+     HEADER + virtual() + "failover f {\n    address = 224.0.0.9 eth0:2\n}\n", 7, "failover f",
+     "address", "invalid host name or ip address: 224.0.0.9 is a multicast address"),
     ("connection timeout above INT_MAX / HZ", HEADER + "tcp_timeout = 2147484\n" + virtual(), 2,
      None, "tcp_timeout", "0-2147483 seconds expected"),
 ]
