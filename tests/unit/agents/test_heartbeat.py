@@ -255,3 +255,31 @@ def test_key_file_owner_is_checked(tmp_path, monkeypatch):
         monkeypatch.setattr(hb.os, "getuid", lambda: os.stat(path).st_uid + 1)
     with pytest.raises(hb.KeyFileError, match="owned by uid"):
         hb.HeartbeatKey.load(path)
+
+
+# --- clocks and restarts ------------------------------------------------------------------------
+
+def test_routers_whose_clocks_differ_by_an_hour_accept_each_other():
+    """Freshness must not compare one router's clock with the other's: a step of either wall
+    clock by more than the window made both reject everything as stale and both go active."""
+    for offset in (3600.0, -3600.0):
+        sender = hb.Sender(KEY, hb.ROLE_PRIMARY, clock=Clock(NOW + offset), epoch=5)
+        check = verifier(Clock(NOW))
+        assert check.check(sender.message(True, PRIMARY), PRIMARY), check.rejected
+        assert check.check(sender.message(True, PRIMARY), PRIMARY), check.rejected
+
+
+def test_a_restarted_receiver_does_not_accept_a_heartbeat_again(tmp_path):
+    """Replay state survives a restart of the receiver (it is kept in the state directory): a
+    captured heartbeat is not accepted once more after pulse restarts."""
+    from lvs_agents.heartbeat_store import HeartbeatStore
+
+    path = str(tmp_path / "heartbeat.json")
+    captured = message(epoch=7, sequence=5)
+    first = hb.Verifier(KEY, [PRIMARY], known=HeartbeatStore(path).load().peers)
+    assert first.check(captured, PRIMARY)
+    HeartbeatStore(path).save_peers(first.last_seen())
+    restarted = hb.Verifier(KEY, [PRIMARY], known=HeartbeatStore(path).load().peers)
+    assert restarted.check(captured, PRIMARY) is None
+    assert restarted.rejected["replay"] == 1
+    assert restarted.check(message(epoch=7, sequence=6), PRIMARY)
