@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
     runtime.setup_logging(NAME, args.verbose)
     if args.run_dir:
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
+    if args.state_dir:
+        os.environ["LVS_CLUSTER_STATE_DIR"] = args.state_dir
     try:
         prepared = prepare(args, netops)
         if isinstance(prepared, int):

@@ -23,6 +23,7 @@ from typing import Any
 from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
+from .heartbeat_store import HeartbeatStore
 from .pulse_heartbeats import HeartbeatLink
 from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd
 from .pulse_net import PulseNetops, net_call
@@ -62,7 +63,8 @@ class Pulse:
         self.state = ps.State()
         self.selector = selectors.DefaultSelector()
         self.link = HeartbeatLink(self.paths, config.heartbeat_port, key,
-                                  args.legacy_heartbeat, self.window())
+                                  args.legacy_heartbeat, self.window(),
+                                  HeartbeatStore.in_state_dir())
         self.received = self.transitions = 0
         self.since = time.time()
         self.peer_state = "unknown"
@@ -351,7 +353,8 @@ class Pulse:
             "heartbeat": {"keepalive": self.config.keepalive, "deadtime": self.config.deadtime,
                           "port": self.config.heartbeat_port,
                           "authenticated": self.link.verifier.key is not None,
-                          "sent": self.link.sent, "received": self.received,
+                          "epoch": self.link.sender.epoch, "sent": self.link.sent,
+                          "received": self.received,
                           "rejected": dict(self.link.verifier.rejected)},
             "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
                      "restarts": lvsd.restarts if lvsd else 0},

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from . import heartbeat as hb
+from .heartbeat_store import HeartbeatStore
 from .pulse_setup import NAME, Paths
 
 log = logging.getLogger(NAME)
@@ -37,16 +38,24 @@ _OVERFLOW = struct.Struct("=I")
 
 class HeartbeatLink:
     """The heartbeat sockets of ``paths`` on ``port``, registered in ``selector`` as
-    ``"heartbeat"``; ``sent`` counts datagrams sent, the verifier what was accepted/rejected."""
+    ``"heartbeat"``; ``sent`` counts datagrams sent, the verifier what was accepted/rejected.
+    With ``store``, the epoch and the peers' last sequences survive restarts
+    (``heartbeat_store``)."""
 
     def __init__(self, paths: Paths, port: int, key: bytes | None, legacy: bool,
-                 window: float) -> None:
+                 window: float, store: HeartbeatStore | None = None) -> None:
         self.paths = paths
         self.port = port
         self.sockets: list[tuple[socket.socket, str, str | None]] = []
         role = hb.ROLE_PRIMARY if paths.master else hb.ROLE_BACKUP
-        self.sender = hb.Sender(key, role)
-        self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy)
+        self.store = store if key is not None else None
+        stored = self.store.load() if self.store is not None else None
+        epoch = hb.first_epoch(stored.epoch if stored else None, time.time())
+        if self.store is not None:
+            self.store.use_epoch(epoch)
+        self.sender = hb.Sender(key, role, epoch=epoch)
+        self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy,
+                                    known=stored.peers if stored else None)
         self.sent = 0
         self.rejection_logged: dict[str, float] = {}
         self.authenticated = key is not None
@@ -109,6 +118,8 @@ class HeartbeatLink:
                 self.log_rejection(rejection, source[0])
                 continue
             self.verifier.accepted += 1
+            if self.store is not None:
+                self.store.save_peers(self.verifier.last_seen())
             on_heartbeat(beat)
 
     def count_overflow(self, sock: socket.socket, ancillary: list[tuple[int, int, bytes]]

@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", default=None,
                         help=f"status directory (default $LVS_CLUSTER_RUN_DIR or "
                              f"{runtime.DEFAULT_RUN_DIR})")
+    parser.add_argument("--state-dir", default=None,
+                        help=f"state kept across restarts (default $LVS_CLUSTER_STATE_DIR or "
+                             f"{runtime.DEFAULT_STATE_DIR})")
     args = parser.parse_args(argv)
     if args.garp_count < 0 or args.garp_interval < 0:
         parser.error("--garp-count and --garp-interval must not be negative")
