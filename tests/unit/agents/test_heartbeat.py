@@ -303,3 +303,31 @@ def test_a_restarted_receiver_does_not_accept_a_heartbeat_again(tmp_path):
     assert restarted.check(captured, PRIMARY) is None
     assert restarted.rejected["replay"] == 1
     assert restarted.check(message(epoch=7, sequence=6), PRIMARY)
+
+
+# --- key rotation -------------------------------------------------------------------------------
+
+NEW_KEY = b"the next key, 16 bytes or more"
+
+
+def test_during_a_rotation_both_keys_are_accepted_and_the_sending_one_is_used(tmp_path):
+    """The key file holds the key to send with; ``<key file>.accept`` one more to accept (the
+    next key before both routers send with it, the previous one after)."""
+    path = write_key(tmp_path, content=KEY)
+    write_key(tmp_path, content=NEW_KEY, name="key.accept")
+    keys = hb.HeartbeatKeys.load(path)
+    assert (keys.send, keys.also) == (KEY, (NEW_KEY,))
+    assert keys.ids == [hb.key_id(KEY), hb.key_id(NEW_KEY)] and len(keys.ids[0]) == 12
+    check = hb.Verifier(keys.send, [PRIMARY], also=keys.also, clock=Clock())
+    assert check.check(message(sequence=1, key=KEY), PRIMARY)
+    assert check.check(message(sequence=2, key=NEW_KEY), PRIMARY)
+    assert check.check(message(sequence=3, key=b"a third key, 16 bytes or more"), PRIMARY) is None
+    assert check.rejected["bad_mac"] == 1
+    assert hb.HeartbeatKeys.load(write_key(tmp_path, content=NEW_KEY, name="lone")).also == ()
+
+
+def test_an_open_accept_file_is_refused_like_the_key_file(tmp_path):
+    path = write_key(tmp_path, content=KEY)
+    write_key(tmp_path, content=NEW_KEY, name="key.accept", mode=0o644)
+    with pytest.raises(hb.KeyFileError, match="key.accept: mode 0644"):
+        hb.HeartbeatKeys.load(path)

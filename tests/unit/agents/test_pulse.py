@@ -396,6 +396,48 @@ def test_bad_lvs_cf_names_file_and_line(cluster):
     assert "Traceback" not in node.log()
 
 
+def test_a_key_rotation_by_sighup_keeps_the_pair(cluster):
+    """The role's rotation: both routers also accept the new key; each sends with it (the old
+    one still accepted); the old one is dropped - a SIGHUP after each step, no restart. Never
+    a rejected heartbeat, never a transition."""
+    new_key = b"the next heartbeat key, 32 bytes"
+    nodes = (cluster["master"], cluster["backup"])
+
+    def write(node, name, content):
+        path = node.dir / name
+        path.write_bytes(content)
+        path.chmod(0o600)
+        return path
+
+    for node in nodes:
+        node.config.write_text(lvs_cf(node.port, write(node, "heartbeat.key", KEY)))
+    master, backup = start_pair(cluster)
+    before = {node: node.status() for node in nodes}
+
+    def step(node, send, accept):
+        write(node, "heartbeat.key", send)
+        if accept is None:
+            (node.dir / "heartbeat.key.accept").unlink()
+        else:
+            write(node, "heartbeat.key.accept", accept)
+        node.signal(signal.SIGHUP)
+        ids = [hb.key_id(key) for key in (send, accept) if key is not None]
+        wait_for(lambda: node.status()["heartbeat"]["key_ids"] == ids, what=f"keys {ids}")
+        stays(lambda: settled(master, backup), 2 * DEADTIME)
+
+    for node in nodes:
+        step(node, KEY, new_key)
+    for node in nodes:
+        step(node, new_key, KEY)
+    for node in nodes:
+        step(node, new_key, None)
+    for node in nodes:
+        after = node.status()
+        assert after["transitions"] == before[node]["transitions"]
+        assert after["heartbeat"]["rejected"] == before[node]["heartbeat"]["rejected"]
+        assert "keys: sending with" in node.log()
+
+
 def test_sighup_adds_a_vip_while_active(cluster):
     master, backup = start_pair(cluster)
     key_file = master.dir.parent / "key"
