@@ -114,8 +114,9 @@ def encode(heartbeat: Heartbeat, key: bytes) -> bytes:
     return body + _mac(key, body)
 
 
-def decode(data: bytes, key: bytes) -> Heartbeat:
-    """Parse and authenticate a v1 message (no sender, window or replay checks: see Verifier).
+def decode(data: bytes, key: bytes, also: Iterable[bytes] = ()) -> Heartbeat:
+    """Parse and authenticate a message under ``key`` or one of ``also`` (no sender, replay
+    or lateness checks: see Verifier).
 
     Raises Rejected("malformed") for a wrong length, magic, version or field value and
     Rejected("bad_mac") for a MAC that does not verify.
@@ -126,7 +127,7 @@ def decode(data: bytes, key: bytes) -> Heartbeat:
     magic, version, state, role, reserved, sender, epoch, sequence, stamp = _HEADER.unpack(body)
     if magic != MAGIC or version != VERSION:
         raise Rejected("malformed", "unknown magic or version")
-    if not hmac.compare_digest(mac, _mac(key, body)):
+    if not any(hmac.compare_digest(mac, _mac(secret, body)) for secret in (key, *also)):
         raise Rejected("bad_mac")
     if state not in (STATE_STOPPED, STATE_RUNNING) or role not in (ROLE_PRIMARY, ROLE_BACKUP) \
             or reserved != 0:
@@ -185,6 +186,37 @@ class HeartbeatKey:
                                f"{MIN_KEY_LENGTH} needed (e.g. head -c 32 /dev/urandom | "
                                f"base64 > {path})")
         return cls(secret, path)
+
+
+ALSO_ACCEPTED_SUFFIX = ".accept"
+
+
+def key_id(secret: bytes) -> str:
+    """A short fingerprint that names a key in logs and status without revealing it."""
+    return hashlib.sha256(secret).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class HeartbeatKeys:
+    """The key to send with (``heartbeat_key_file``) and, during a rotation, one more to
+    accept (``<heartbeat_key_file>.accept``, checked like the key file): the next key until
+    both routers send with it, then the previous one until both do."""
+
+    send: bytes
+    also: tuple[bytes, ...] = ()
+
+    @classmethod
+    def load(cls, path: str) -> HeartbeatKeys:
+        send = HeartbeatKey.load(path).secret
+        extra = path + ALSO_ACCEPTED_SUFFIX
+        if not os.path.lexists(extra):
+            return cls(send)
+        other = HeartbeatKey.load(extra).secret
+        return cls(send, () if other == send else (other,))
+
+    @property
+    def ids(self) -> list[str]:
+        return [key_id(secret) for secret in (self.send, *self.also)]
 
 
 def _check_key_file(path: str, info: os.stat_result) -> None:
@@ -252,8 +284,10 @@ class Verifier:
 
     def __init__(self, key: bytes | None, peers: Iterable[str], window: float = 2.0,
                  legacy: bool = False, clock: Callable[[], float] = time.monotonic,
-                 known: dict[str, tuple[int, int]] | None = None) -> None:
+                 known: dict[str, tuple[int, int]] | None = None,
+                 also: Iterable[bytes] = ()) -> None:
         self.key = key
+        self.also = tuple(also)
         self.peers = {unmapped(peer) for peer in peers}
         self.window_ms = int(window * 1000)
         self.legacy = legacy
@@ -291,7 +325,7 @@ class Verifier:
             return self._legacy(legacy, source)
         if self.key is None:
             raise Rejected("malformed", "not a legacy heartbeat")
-        heartbeat = decode(data, self.key)
+        heartbeat = decode(data, self.key, self.also)
         if heartbeat.sender not in self.peers:
             raise Rejected("unknown_source", f"sender {heartbeat.sender} is not the peer")
         if heartbeat.sender != source:

@@ -42,12 +42,13 @@ class HeartbeatLink:
     With ``store``, the epoch and the peers' last sequences survive restarts
     (``heartbeat_store``)."""
 
-    def __init__(self, paths: Paths, port: int, key: bytes | None, legacy: bool,
+    def __init__(self, paths: Paths, port: int, keys: hb.HeartbeatKeys | None, legacy: bool,
                  window: float, store: HeartbeatStore | None = None) -> None:
         self.paths = paths
         self.port = port
         self.sockets: list[tuple[socket.socket, str, str | None]] = []
         role = hb.ROLE_PRIMARY if paths.master else hb.ROLE_BACKUP
+        key = keys.send if keys is not None else None
         self.store = store if key is not None else None
         stored = self.store.load() if self.store is not None else None
         epoch = hb.first_epoch(stored.epoch if stored else None, time.time())
@@ -55,12 +56,23 @@ class HeartbeatLink:
             self.store.use_epoch(epoch)
         self.sender = hb.Sender(key, role, epoch=epoch)
         self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy,
-                                    known=stored.peers if stored else None)
+                                    known=stored.peers if stored else None,
+                                    also=keys.also if keys is not None else ())
+        self.key_ids = keys.ids if keys is not None else []
         self.sent = 0
         self.rejection_logged: dict[str, float] = {}
         self.authenticated = key is not None
         self.connected: set[int] = set()  # sockets the kernel filters for us (by fileno)
         self.overflow: dict[int, int] = {}  # the kernel's drop count, per socket
+
+    def use_keys(self, keys: hb.HeartbeatKeys) -> None:
+        """New keys (a SIGHUP during a rotation): send with ``keys.send`` from now on."""
+        if keys.ids != self.key_ids:
+            log.info("heartbeat keys: sending with %s%s", keys.ids[0],
+                     f", also accepting {', '.join(keys.ids[1:])}" if keys.also else "")
+        self.sender.key = self.verifier.key = keys.send
+        self.verifier.also = keys.also
+        self.key_ids = keys.ids
 
     def open(self, selector: selectors.BaseSelector) -> None:
         for own, peer in self.paths.pairs:

@@ -186,7 +186,7 @@ def check_config(config: Any) -> None:
 
 # --- the heartbeat key -------------------------------------------------------------------------
 
-def load_key(args: argparse.Namespace, config: Any) -> bytes | None:
+def load_key(args: argparse.Namespace, config: Any) -> hb.HeartbeatKeys | None:
     if args.legacy_heartbeat:
         log.warning("legacy heartbeat: unauthenticated 4-byte packets (Piranha compatibility)")
         return None
@@ -194,7 +194,7 @@ def load_key(args: argparse.Namespace, config: Any) -> bytes | None:
         raise UsageError(f"{args.configfile}: heartbeat_key_file is not set; authenticated "
                          "heartbeats need a key (or run with --legacy-heartbeat)")
     try:
-        return hb.HeartbeatKey.load(config.heartbeat_key_file).secret
+        return hb.HeartbeatKeys.load(config.heartbeat_key_file)
     except hb.KeyFileError as error:
         raise UsageError(str(error)) from None
 

@@ -421,7 +421,7 @@ def test_a_key_rotation_by_sighup_keeps_the_pair(cluster):
         else:
             write(node, "heartbeat.key.accept", accept)
         node.signal(signal.SIGHUP)
-        ids = [hb.key_id(key) for key in (send, accept) if key is not None]
+        ids = [hb.key_id(key.strip()) for key in (send, accept) if key is not None]
         wait_for(lambda: node.status()["heartbeat"]["key_ids"] == ids, what=f"keys {ids}")
         stays(lambda: settled(master, backup), 2 * DEADTIME)
 
