@@ -9,10 +9,12 @@ router role's variables, as extra variables).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -364,6 +366,42 @@ def test_idle_metrics_clients_cost_pulse_nothing(cluster):
     assert during["lvsd"]["checks"]["total"] > before["lvsd"]["checks"]["total"]
     assert during["pulse"]["transitions"] == before["pulse"]["transitions"]
     assert cluster.vip_holders() == [active]
+
+
+def test_a_key_rotation_by_the_role_keeps_one_holder(cluster):
+    """A new router_heartbeat_key in the inventory and a run of the site playbook: the role
+    rotates in three steps with reloads (both accept the new key, both send with it, both
+    drop the old one), so neither router rejects the other's heartbeats: no takeover."""
+    active = cluster.active_router()
+    before = {r: cluster.status(r) for r in ROUTERS}
+    new_key = "a new heartbeat key for the lab, rotated by the role"
+    holders: list[list[str]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            holders.append(cluster.vip_holders())
+            time.sleep(0.3)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        cluster.reload(**DEFAULTS, router_virtual_servers=[web()], router_heartbeat_key=new_key)
+        time.sleep(2 * DEADTIME)
+    finally:
+        done.set()
+        watcher.join()
+    new_id = hashlib.sha256(new_key.encode()).hexdigest()[:12]
+    assert holders and all(h == [active] for h in holders), holders
+    for router in ROUTERS:
+        after = cluster.status(router)
+        assert after["heartbeat"]["key_ids"] == [new_id], router
+        assert after["pid"] == before[router]["pid"], f"pulse restarted on {router}"
+        assert after["transitions"] == before[router]["transitions"], router
+        assert after["heartbeat"]["rejected"]["bad_mac"] == \
+            before[router]["heartbeat"]["rejected"]["bad_mac"], router
+        assert cluster.ssh(router, "test ! -e /etc/lvs-cluster/heartbeat.key.accept",
+                           check=False).returncode == 0
 
 
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
