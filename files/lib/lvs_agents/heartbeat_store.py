@@ -5,7 +5,9 @@
 * ``epoch``: the last epoch this router sent with. The next start sends with a larger one
   (``heartbeat.first_epoch``), saved (and flushed to disk) before the first heartbeat goes out.
 * ``peers``: the last (epoch, sequence) accepted from each peer address, saved after every
-  accepted heartbeat, so a datagram captured before a restart is not accepted after it.
+  accepted heartbeat, so a datagram captured before a restart is not accepted after it. These
+  writes are done by a thread of their own, always with the latest value: a save costs 0.7 ms
+  (up to 17 ms) in a lab guest, which pulse's loop does not wait for.
 
 The file is replaced atomically. A missing file is a first start; an unreadable one is logged
 and treated as missing (the peer's next heartbeat is then accepted whatever its sequence, as
@@ -19,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 
 from . import runtime
@@ -40,6 +43,9 @@ class HeartbeatStore:
         self.path = path
         self.stored = StoredHeartbeats()
         self.failed = False  # a write failed: said once, then quiet until one succeeds
+        self.lock = threading.Lock()  # one write at a time
+        self.pending = threading.Event()  # the peers changed since the last write
+        self.writer: threading.Thread | None = None
 
     @classmethod
     def in_state_dir(cls) -> HeartbeatStore:
@@ -64,13 +70,36 @@ class HeartbeatStore:
         self._write(durable=True)
 
     def save_peers(self, peers: dict[str, tuple[int, int]]) -> None:
-        if peers != self.stored.peers:
-            self.stored.peers = dict(peers)
-            self._write(durable=False)
+        """Have the writer thread save ``peers`` (returns at once)."""
+        if peers == self.stored.peers:
+            return
+        self.stored.peers = dict(peers)
+        self.pending.set()
+        if self.writer is None:
+            self.writer = threading.Thread(target=self._write_changes, name="heartbeat-store",
+                                           daemon=True)
+            self.writer.start()
+
+    def flush(self) -> None:
+        """Write what is pending now, after a write in progress (before exiting; tests)."""
+        with self.lock:
+            if self.pending.is_set():
+                self.pending.clear()
+                self._write_locked(durable=False)
+
+    def _write_changes(self) -> None:
+        while True:
+            self.pending.wait()
+            self.flush()
 
     def _write(self, durable: bool) -> None:
+        with self.lock:
+            self._write_locked(durable)
+
+    def _write_locked(self, durable: bool) -> None:
         document = {"epoch": self.stored.epoch,
-                    "peers": {address: list(pair) for address, pair in self.stored.peers.items()}}
+                    "peers": {address: list(pair) for address, pair in dict(
+                        self.stored.peers).items()}}
         directory = os.path.dirname(self.path) or "."
         temporary = f"{self.path}.{os.getpid()}.tmp"
         try:

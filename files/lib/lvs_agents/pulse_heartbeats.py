@@ -155,3 +155,5 @@ class HeartbeatLink:
     def close(self) -> None:
         for sock, _own, _peer in self.sockets:
             sock.close()
+        if self.store is not None:
+            self.store.flush()

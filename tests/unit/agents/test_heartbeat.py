@@ -298,7 +298,9 @@ def test_a_restarted_receiver_does_not_accept_a_heartbeat_again(tmp_path):
     captured = message(epoch=7, sequence=5)
     first = hb.Verifier(KEY, [PRIMARY], known=HeartbeatStore(path).load().peers)
     assert first.check(captured, PRIMARY)
-    HeartbeatStore(path).save_peers(first.last_seen())
+    store = HeartbeatStore(path)
+    store.save_peers(first.last_seen())
+    store.flush()
     restarted = hb.Verifier(KEY, [PRIMARY], known=HeartbeatStore(path).load().peers)
     assert restarted.check(captured, PRIMARY) is None
     assert restarted.rejected["replay"] == 1
@@ -331,3 +333,20 @@ def test_an_open_accept_file_is_refused_like_the_key_file(tmp_path):
     write_key(tmp_path, content=NEW_KEY, name="key.accept", mode=0o644)
     with pytest.raises(hb.KeyFileError, match="key.accept: mode 0644"):
         hb.HeartbeatKeys.load(path)
+
+
+def test_the_store_keeps_the_latest_peers_and_survives_a_bad_file(tmp_path):
+    from lvs_agents.heartbeat_store import HeartbeatStore, StoredHeartbeats
+
+    path = tmp_path / "state" / "heartbeat.json"
+    store = HeartbeatStore(str(path))
+    assert store.load() == StoredHeartbeats()
+    store.use_epoch(9)  # written at once (before the first heartbeat)
+    assert HeartbeatStore(str(path)).load() == StoredHeartbeats(9, {})
+    for sequence in range(1, 200):  # pulse's loop does not wait: a thread writes the latest
+        store.save_peers({PRIMARY: (7, sequence)})
+    store.flush()
+    assert HeartbeatStore(str(path)).load() == StoredHeartbeats(9, {PRIMARY: (7, 199)})
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.write_text('{"epoch": "soon", "peers": {}}')
+    assert HeartbeatStore(str(path)).load() == StoredHeartbeats()  # logged, then ignored
