@@ -14,7 +14,7 @@ from typing import Any
 from lvs_cluster.vocabulary import canonical_ip, host_prefix_length, netmask_prefix_length, unmapped
 
 from . import heartbeat as hb
-from . import runtime
+from . import last_good, runtime
 
 NAME = "pulse"
 VERSION = "lvs.cluster pulse 1.0"
@@ -69,7 +69,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", default=None,
                         help=f"status directory (default $LVS_CLUSTER_RUN_DIR or "
                              f"{runtime.DEFAULT_RUN_DIR})")
+    parser.add_argument("--last-good", default=None, metavar="FILE",
+                        help="the last good lvs.cf, kept here and run at start when lvs.cf is "
+                             "bad; passed on to lvsd (default "
+                             f"$LVS_CLUSTER_STATE_DIR/{last_good.FILE_NAME} or "
+                             f"{last_good.DEFAULT_STATE_DIR}/{last_good.FILE_NAME})")
     args = parser.parse_args(argv)
+    if args.last_good is None:
+        args.last_good = last_good.default_path()
     if args.garp_count < 0 or args.garp_interval < 0:
         parser.error("--garp-count and --garp-interval must not be negative")
     if args.metrics != "off":
@@ -171,14 +178,6 @@ def heartbeat_paths(config: Any, host: dict[str, str]) -> Paths:
 
 def _canonical(address: str | None) -> str | None:
     return unmapped(address) if address else None
-
-
-def check_config(config: Any) -> None:
-    if config.service != "lvs":
-        raise UsageError(f"service = {config.service}: only service = lvs is supported")
-    if not any(v.active for v in config.virtuals):
-        raise UsageError("no active virtual service (a virtual block with active = 1): "
-                         "nothing to fail over")
 
 
 # --- the heartbeat key -------------------------------------------------------------------------

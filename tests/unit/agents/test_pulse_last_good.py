@@ -49,7 +49,7 @@ def test_a_pulse_restarted_with_a_bad_lvs_cf_serves_the_last_good_copy(node, sta
     status = node.status()
     assert status["last_good"]["in_use"] is True, node.log()[-3000:]
     assert status["last_good"]["problem"].startswith(
-        f"{node.config} line {len(bad.splitlines())}, column 1: bogus_key")
+        f"{node.config} line {len(bad.splitlines())}, column 1: unknown command 'bogus_key'")
     assert [vip["present"] for vip in status["vips"]] == [True]
     assert "the last good configuration from" in node.log()
     assert f"--last-good {copy}" in lvsd_log(node)  # lvsd applies the same rule to the same copy
