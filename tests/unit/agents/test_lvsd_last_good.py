@@ -57,8 +57,8 @@ def run_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LVS_CLUSTER_RUN_DIR", str(tmp_path / "run"))
 
 
-def test_lvsd_started_with_a_bad_lvs_cf_serves_the_last_good_copy(tmp_path, state_dir,
-                                                                 monkeypatch, capfd):
+def test_lvsd_started_with_a_bad_lvs_cf_serves_the_last_good_copy(
+        tmp_path, state_dir, monkeypatch, capfd):
     config = tmp_path / "lvs.cf"
     config.write_text(BAD)
     state_dir.mkdir()
