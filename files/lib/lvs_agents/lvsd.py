@@ -33,7 +33,7 @@ import sys
 from lvs_cluster.ipvs import netlink as nl
 from lvs_cluster.lvs_cf.errors import LvsCfError
 
-from . import runtime
+from . import last_good, runtime
 from .lvsd_daemon import NAME, Lvsd, log
 from .lvsd_state import Member, VirtualState, build_virtuals, declared_keys, member_status
 from .lvsd_table import KernelFactory, KernelTable, ShadowTable, open_table
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", metavar="DIR",
                         help="where lvsd.json goes (default $LVS_CLUSTER_RUN_DIR or "
                         f"{runtime.DEFAULT_RUN_DIR})")
+    parser.add_argument("--last-good", metavar="FILE",
+                        help="the last good lvs.cf, kept here and run at start when lvs.cf is "
+                        f"bad (default $LVS_CLUSTER_STATE_DIR/{last_good.FILE_NAME} or "
+                        f"{last_good.DEFAULT_STATE_DIR}/{last_good.FILE_NAME})")
     return parser
 
 
@@ -95,8 +99,10 @@ def main(argv: list[str] | None = None,
     runtime.setup_logging(NAME, args.verbose)
     if args.ready_fd is not None:  # run by pulse: go when pulse goes
         runtime.exit_with_parent()
+    source = last_good.ConfigSource(args.configfile, args.last_good or last_good.default_path(),
+                                    log)
     try:
-        config = runtime.load_config(args.configfile)
+        config = source.load()
         declared_keys(config)
     except (runtime.ConfigError, LvsCfError) as error:
         print(f"lvsd: {error}", file=sys.stderr)
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None,
     if not args.nodaemon:
         _detach(fork=not args.nofork)
     daemon = Lvsd(args.configfile, config, table, resync=args.resync,
-                  clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd)
+                  clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd, source=source)
     return asyncio.run(daemon.run())
 
 

@@ -22,6 +22,7 @@ from lvs_cluster.lvs_cf.model import LvsConfig
 from . import runtime
 from .checks import CheckResult, Scheduler
 from .health import DEFAULT_STEP, read_load
+from .last_good import ConfigSource, default_path
 from .lvsd_state import Member, VirtualState, build_virtuals, declared_keys
 from .lvsd_table import KernelTable, ShadowTable
 
@@ -37,9 +38,11 @@ class Lvsd:
     def __init__(self, config_path: str, config: LvsConfig, table: KernelTable | ShadowTable,
                  *, resync: float = 10.0, clear_on_exit: bool = False,
                  clock: Callable[[], float] = time.time, step: float = DEFAULT_STEP,
-                 ready_fd: int | None = None) -> None:
+                 ready_fd: int | None = None, source: ConfigSource | None = None) -> None:
         self.config_path = config_path
         self.config = config
+        # where reloads read lvs.cf, by the last-good rule; ``config`` came from it at start
+        self.source = source or ConfigSource(config_path, default_path(), log)
         self.table = table
         self.resync = resync
         self.clear_on_exit = clear_on_exit
@@ -210,12 +213,14 @@ class Lvsd:
     # --- reload --------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """SIGHUP: re-read lvs.cf; keep the old config when it is bad."""
+        """SIGHUP: re-read lvs.cf; keep the old config when it is bad (the last good
+        configuration goes on running)."""
         try:
-            config = runtime.load_config(self.config_path)
+            config = self.source.reload()
             declared_keys(config)
         except (runtime.ConfigError, LvsCfError) as error:
             log.error("reload: %s; keeping the running configuration", error)
+            self._status_changed()
             return False
         previous = self.config
         self.owned |= declared_keys(previous)
@@ -289,6 +294,7 @@ class Lvsd:
         return {"config": self.config_path, "reloads": self.reloads,
                 "config_loaded_at": self.config_loaded_at,
                 "last_reconcile": self.last_reconcile, "ready": self.ready,
+                "last_good": self.source.status(),
                 "virtuals": virtuals,
                 "checks": {"total": self.scheduler.total, "failed": self.scheduler.failed,
                            "running": self.scheduler.running}}

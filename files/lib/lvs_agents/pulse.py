@@ -27,13 +27,13 @@ from typing import Any
 from lvs_cluster.vocabulary import unmapped
 
 from . import runtime
+from .last_good import ConfigSource
 from .pulse_daemon import STARTUP_GRACE_MIN, Pulse
 from .pulse_net import PulseNetops
 from .pulse_setup import (
     NAME,
     UsageError,
     address_specs,
-    check_config,
     heartbeat_paths,
     load_key,
     parse_args,
@@ -44,12 +44,12 @@ from .pulse_setup import (
 log = logging.getLogger(NAME)
 
 
-def prepare(args: argparse.Namespace, net: PulseNetops | None
+def prepare(args: argparse.Namespace, net: PulseNetops | None, source: ConfigSource
             ) -> tuple[Any, PulseNetops, dict[str, str]] | int:
-    """Config, netops (``net``, else the real ``lvs_agents.netops``) and host addresses, or
-    an exit status (0: backup not active)."""
-    config = runtime.load_config(args.configfile)
-    check_config(config)
+    """Config (lvs.cf, or its last good copy when lvs.cf is bad), netops (``net``, else the
+    real ``lvs_agents.netops``) and host addresses, or an exit status (0: backup not
+    active)."""
+    config = source.load()
     if net is None:
         from . import netops  # noqa: PLC0415 - scapy-free, but only needed for real
 
@@ -70,13 +70,14 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
     if args.state_dir:
         os.environ["LVS_CLUSTER_STATE_DIR"] = args.state_dir
+    source = ConfigSource(args.configfile, args.last_good, log)
     try:
-        prepared = prepare(args, netops)
+        prepared = prepare(args, netops, source)
         if isinstance(prepared, int):
             return prepared
         config, net, host = prepared
         key = load_key(args, config)
-        pulse = Pulse(args, config, net, key, host)
+        pulse = Pulse(args, config, net, key, host, source)
     except (runtime.ConfigError, UsageError) as error:
         log.error("%s", error)
         return 2

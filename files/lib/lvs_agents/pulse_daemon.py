@@ -24,6 +24,7 @@ from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
 from .heartbeat_store import HeartbeatStore
+from .last_good import ConfigSource
 from .pulse_heartbeats import HeartbeatLink
 from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd
 from .pulse_net import PulseNetops, net_call
@@ -31,7 +32,6 @@ from .pulse_setup import (
     NAME,
     UsageError,
     address_specs,
-    check_config,
     default_lvsd,
     heartbeat_paths,
     load_key,
@@ -51,9 +51,11 @@ class Pulse:
     """One pulse run: sockets, timers, the state machine and the actions' effects."""
 
     def __init__(self, args: argparse.Namespace, config: Any, net: PulseNetops,
-                 keys: hb.HeartbeatKeys | None, host: dict[str, str]) -> None:
+                 keys: hb.HeartbeatKeys | None, host: dict[str, str],
+                 source: ConfigSource) -> None:
         self.args = args
         self.config = config
+        self.source = source
         self.net = net
         self.host = host
         self.paths = heartbeat_paths(config, host)
@@ -116,8 +118,8 @@ class Pulse:
             self.metrics = start_metrics(*self.args.metrics_address)
         if not self.args.norun:
             program = self.args.lvsd or default_lvsd(sys.argv[0])
-            self.lvsd = Lvsd(program, self.args.configfile, self.args.verbose, self.selector,
-                             self.args.lvsd_option)
+            self.lvsd = Lvsd(program, self.args.configfile, self.args.last_good,
+                             self.args.verbose, self.selector, self.args.lvsd_option)
             self.lvsd.start()
 
     # --- main loop ------------------------------------------------------------------------
@@ -240,9 +242,8 @@ class Pulse:
         if self.state.active != before.active:
             self.transitions += 1
             self.since = time.time()
-            word = "active" if self.state.active else "standby"
-            log.info("now %s (%s)", word, event.kind)
-            runtime.notify(f"STATUS={word}")
+            log.info("now %s (%s)", "active" if self.state.active else "standby", event.kind)
+            runtime.notify(f"STATUS={self.systemd_status()}")
 
     def perform(self, action: str) -> None:
         if action in (ps.ACTIVATE, ps.RESUME):
@@ -300,10 +301,9 @@ class Pulse:
 
     def reload(self) -> None:
         """Re-read lvs.cf and the heartbeat keys: timers, VIPs and keys change in place; a bad
-        file changes nothing."""
+        file changes nothing (the last good configuration goes on running)."""
         try:
-            config = runtime.load_config(self.args.configfile)
-            check_config(config)
+            config = self.source.reload()
             vips = address_specs(config, self.net)
             keys = load_key(self.args, config) if self.link.authenticated else None
         except (runtime.ConfigError, UsageError) as error:
@@ -312,6 +312,8 @@ class Pulse:
             if keys is not None:
                 self.link.use_keys(keys)
             self.apply_reload(config, vips)
+        self.dirty = True
+        runtime.notify(f"STATUS={self.systemd_status()}")
         if self.lvsd is not None:
             self.lvsd.signal(signal.SIGHUP)
 
@@ -340,7 +342,14 @@ class Pulse:
             return
         if self.lvsd is None or self.lvsd.ready:
             self.ready_notified = True
-            runtime.notify("READY=1", f"STATUS={'active' if self.state.active else 'standby'}")
+            runtime.notify("READY=1", f"STATUS={self.systemd_status()}")
+
+    def systemd_status(self) -> str:
+        """``systemctl status``'s Status: line."""
+        word = "active" if self.state.active else "standby"
+        if self.source.in_use:
+            return f"{word}; lvs.cf refused, running the last good configuration"
+        return word
 
     def status(self) -> dict[str, Any]:
         lvsd = self.lvsd
@@ -364,6 +373,7 @@ class Pulse:
                           "rejected": dict(self.link.verifier.rejected)},
             "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
                      "restarts": lvsd.restarts if lvsd else 0},
+            "last_good": self.source.status(),
         }
 
     def write_status(self) -> None:

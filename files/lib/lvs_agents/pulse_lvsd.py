@@ -29,11 +29,12 @@ class Lvsd:
     """lvsd as pulse's child: started at once (warm standby), READY read from a pipe,
     restarted after a back-off when it exits."""
 
-    def __init__(self, program: str, config_path: str, verbose: bool,
+    def __init__(self, program: str, config_path: str, last_good: str, verbose: bool,
                  selector: selectors.BaseSelector, options: Sequence[str] = ()) -> None:
         self.program = program
         self.options = list(options)
         self.config_path = config_path
+        self.last_good = last_good
         self.verbose = verbose
         self.selector = selector
         self.process: subprocess.Popen[bytes] | None = None
@@ -46,8 +47,10 @@ class Lvsd:
 
     def start(self) -> None:
         read_end, write_end = os.pipe()
+        # lvsd applies the same last-good rule (lvs_agents.last_good) to the same copy
         command = [self.program, "--nodaemon", "-c", self.config_path,
-                   "--ready-fd", str(write_end)] + (["-v"] if self.verbose else []) + self.options
+                   "--last-good", self.last_good, "--ready-fd", str(write_end)] \
+            + (["-v"] if self.verbose else []) + self.options
         self.restart_at = None
         import subprocess  # noqa: PLC0415 - see the top of the module
 

@@ -14,7 +14,7 @@ from typing import Any
 from lvs_cluster.vocabulary import canonical_ip, host_prefix_length, netmask_prefix_length, unmapped
 
 from . import heartbeat as hb
-from . import runtime
+from . import last_good, runtime
 
 NAME = "pulse"
 VERSION = "lvs.cluster pulse 1.0"
@@ -72,7 +72,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--state-dir", default=None,
                         help=f"state kept across restarts (default $LVS_CLUSTER_STATE_DIR or "
                              f"{runtime.DEFAULT_STATE_DIR})")
+    parser.add_argument("--last-good", default=None, metavar="FILE",
+                        help="the last good lvs.cf, kept here and run at start when lvs.cf is "
+                             "bad; passed on to lvsd (default "
+                             f"<state dir>/{last_good.FILE_NAME})")
     args = parser.parse_args(argv)
+    if args.last_good is None:
+        args.last_good = (os.path.join(args.state_dir, last_good.FILE_NAME) if args.state_dir
+                          else last_good.default_path())
     if args.garp_count < 0 or args.garp_interval < 0:
         parser.error("--garp-count and --garp-interval must not be negative")
     if args.metrics != "off":
@@ -174,14 +181,6 @@ def heartbeat_paths(config: Any, host: dict[str, str]) -> Paths:
 
 def _canonical(address: str | None) -> str | None:
     return unmapped(address) if address else None
-
-
-def check_config(config: Any) -> None:
-    if config.service != "lvs":
-        raise UsageError(f"service = {config.service}: only service = lvs is supported")
-    if not any(v.active for v in config.virtuals):
-        raise UsageError("no active virtual service (a virtual block with active = 1): "
-                         "nothing to fail over")
 
 
 # --- the heartbeat key -------------------------------------------------------------------------

@@ -138,11 +138,21 @@ def read_status(name: str) -> dict[str, Any] | None:
 
 def load_config(path: str) -> LvsConfig:
     """Parse and validate lvs.cf; warnings are logged, errors raise ConfigError."""
+    return parse_config(read_config(path), path)
+
+
+def read_config(path: str) -> bytes:
+    """lvs.cf's bytes, or ConfigError naming the file."""
     try:
         with open(path, "rb") as stream:
-            content = stream.read()
+            return stream.read()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def parse_config(content: bytes, path: str) -> LvsConfig:
+    """Parse and validate lvs.cf's ``content`` (read from ``path``); warnings are logged,
+    errors raise ConfigError."""
     try:
         result = parse_lvs_cf(content, source=path)  # validates too
     except LvsCfError as error:

@@ -136,6 +136,7 @@ def pulse_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
         metrics.add("lvs_cluster_pulse_flag", "gauge",
                     "1 when pulse has this failure flag set (CHILDFAIL, LINKFAIL).",
                     1 if flag in flags else 0, [("flag", flag)])
+    last_good_metric(metrics, "pulse", pulse)
     since = as_number(pulse.get("since"))
     if since is not None:
         metrics.add("lvs_cluster_pulse_last_transition_timestamp_seconds", "gauge",
@@ -178,7 +179,15 @@ def heartbeat_metrics(metrics: Metrics, beat: dict[str, Any]) -> None:
                     [("reason", reason)])
 
 
+def last_good_metric(metrics: Metrics, agent: str, document: dict[str, Any]) -> None:
+    metrics.add("lvs_cluster_config_last_good_in_use", "gauge",
+                "1 when lvs.cf was refused and the agent runs the last good copy of it.",
+                1 if as_dict(document.get("last_good")).get("in_use") else 0,
+                [("agent", agent)])
+
+
 def lvsd_metrics(metrics: Metrics, lvsd: dict[str, Any]) -> None:
+    last_good_metric(metrics, "lvsd", lvsd)
     metrics.add("lvs_cluster_config_reloads_total", "counter",
                 "Times lvsd re-read lvs.cf (SIGHUP).", as_int(lvsd.get("reloads")))
     reconcile = as_number(lvsd.get("last_reconcile"))

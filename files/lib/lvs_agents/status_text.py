@@ -43,6 +43,7 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
     lines.append(f"  this node: {pulse.get('node', '?')}, {pulse.get('state', '?')}"
                  f" since {_clock(pulse.get('since'))} ({_ago(now, pulse.get('since'))}),"
                  f" flags: {flags}, transitions: {as_int(pulse.get('transitions'))}")
+    lines += last_good_lines(pulse)
     peer = as_dict(pulse.get("peer"))
     addresses = ", ".join(str(a) for a in as_list(peer.get("addresses"))) or "?"
     lines.append(f"  peer {addresses}: {peer.get('state', 'unknown')},"
@@ -68,6 +69,16 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
     return lines
 
 
+def last_good_lines(document: dict[str, Any]) -> list[str]:
+    """Loud lines while the agent runs the last good lvs.cf (lvs_agents.last_good)."""
+    last_good = as_dict(document.get("last_good"))
+    if not last_good.get("in_use"):
+        return []
+    return [f"  LAST GOOD lvs.cf IN USE, from {_clock(last_good.get('saved_at'))}"
+            f" ({last_good.get('path', '?')})",
+            f"    lvs.cf refused: {last_good.get('problem')}"]
+
+
 def lvsd_lines(agent: AgentState, now: float) -> list[str]:
     lines = [f"lvsd: {agent.reason}" + (f" (pid {agent.data.get('pid')})" if agent.data else "")]
     lvsd = agent.data
@@ -76,6 +87,7 @@ def lvsd_lines(agent: AgentState, now: float) -> list[str]:
     checks = as_dict(lvsd.get("checks"))
     lines.append(f"  config {lvsd.get('config', '?')}, reloads {as_int(lvsd.get('reloads'))},"
                  f" last reconcile {_ago(now, lvsd.get('last_reconcile'))}")
+    lines += last_good_lines(lvsd)
     lines.append(f"  checks: {as_int(checks.get('total'))} total, {as_int(checks.get('failed'))}"
                  f" failed, {as_int(checks.get('running'))} running")
     for virtual in as_list(lvsd.get("virtuals")):

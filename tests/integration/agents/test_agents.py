@@ -404,6 +404,88 @@ def test_a_key_rotation_by_the_role_keeps_one_holder(cluster):
                            check=False).returncode == 0
 
 
+LVS_CF = "/etc/sysconfig/ha/lvs.cf"
+LAST_GOOD = "/var/lib/lvs-cluster/lvs.cf.last-good"
+
+
+def on_last_good(cluster: Cluster, router: str, agent: str, not_pid: int) -> bool:
+    """`agent` on `router` is a new process (not `not_pid`), ready, running the last good copy."""
+    status = cluster.status(router, agent) or {}
+    ready = status.get("ready") if agent == "lvsd" else (status.get("lvsd") or {}).get("ready")
+    return bool(status.get("pid") not in (None, not_pid) and ready
+                and (status.get("last_good") or {}).get("in_use"))
+
+
+def test_a_bad_lvs_cf_at_restart_keeps_the_router_serving_the_last_good_one(cluster):
+    """lvs.cf broken on the active router; then lvsd killed (pulse restarts it) and pulse
+    restarted (systemctl restart): both run the last good copy instead of exiting, the VIP
+    service keeps its real servers, the client keeps getting answers (the kill's CHILDFAIL
+    hands the VIP to the peer; a restart of the peer's pulse hands it back, so the broken
+    router is shown serving), and the status says why. The file restored and reloaded, the
+    agents are back to normal."""
+    active = redeploy(cluster, router_virtual_servers=[web()])
+    other = next(r for r in ROUTERS if r != active)
+    both = {ADDRESSES["web1"]: 1, ADDRESSES["web2"]: 1}
+    cluster.ssh(active, f"cmp {LVS_CF} {LAST_GOOD}")  # kept when pulse and lvsd loaded it
+    cluster.ssh(active, f"cp -p {LVS_CF} /root/lvs.cf.good && echo 'bogus_key = 1' >> {LVS_CF}")
+    line = int(cluster.ssh(active, f"wc -l < {LVS_CF}").stdout)
+    problem = f"{LVS_CF} line {line}, column 1: unknown command 'bogus_key' (not a global key)"
+    since = cluster.ssh(active, "date +@%s").stdout.strip()
+    probe = cluster.start_probe(duration=300)
+    try:
+        lvsd_pid = cluster.status(active, "lvsd")["pid"]
+        cluster.ssh(active, f"kill -KILL {lvsd_pid}")
+        started = time.monotonic()
+        cluster.wait_for("lvsd restarted on the last good lvs.cf",
+                         lambda: on_last_good(cluster, active, "lvsd", lvsd_pid), timeout=60)
+        print(f"\nlvsd back on the last good lvs.cf {time.monotonic() - started:.1f} s "
+              "after the kill")
+        assert destinations(cluster, active) == both
+        pulse_pid = cluster.status(active)["pid"]
+        cluster.ssh(active, "systemctl restart lvs-cluster-pulse", timeout=120)
+        cluster.wait_for("pulse restarted on the last good lvs.cf",
+                         lambda: on_last_good(cluster, active, "pulse", pulse_pid), timeout=60)
+        assert destinations(cluster, active) == both
+        cluster.ssh(other, "systemctl restart lvs-cluster-pulse", timeout=120)
+        cluster.wait_for(f"{active} active again", lambda: cluster.vip_holders() == [active]
+                         and (cluster.status(active) or {}).get("state") == "active")
+        assert served(cluster) == {"web1", "web2"}
+        for agent in ("pulse", "lvsd"):
+            last_good = cluster.status(active, agent)["last_good"]
+            assert last_good["in_use"] is True and last_good["problem"] == problem, last_good
+        text = cluster.ssh(active, "lvs-status", check=False).stdout
+        assert text.count("LAST GOOD lvs.cf IN USE") == 2, text
+        assert text.count(f"lvs.cf refused: {problem}") == 2, text
+        metrics = cluster.ssh(active, "curl -s http://127.0.0.1:9539/metrics").stdout
+        for agent in ("pulse", "lvsd"):
+            assert re.search(rf'^lvs_cluster_config_last_good_in_use\{{agent="{agent}"\}} 1$',
+                             metrics, re.M), metrics
+        journal = cluster.ssh(active, f"journalctl -u lvs-cluster-pulse -p err --since {since} "
+                                      "--no-pager -o cat").stdout
+        assert f"{problem}; running the last good configuration from" in journal, journal
+        status_line = cluster.ssh(active, "systemctl show -P StatusText lvs-cluster-pulse").stdout
+        assert "running the last good configuration" in status_line, status_line
+    finally:
+        try:
+            restored = ("systemctl reload lvs-cluster-pulse" if cluster.ssh(
+                active, "systemctl is-active lvs-cluster-pulse", check=False).returncode == 0
+                else "systemctl restart lvs-cluster-pulse")
+            cluster.ssh(active, f"cp -p /root/lvs.cf.good {LVS_CF} && {restored}", timeout=120)
+        finally:
+            result = cluster.finish_probe(probe)
+    gap = result.longest_gap()
+    print(f"probe: {len(result.samples)} probes, {result.failures()} failed, longest gap "
+          f"{gap:.3f} s; served by {result.served_by()}")
+    assert gap < DEADTIME + 1.5, f"traffic stopped for {gap:.3f} s"
+    assert result.served_by().keys() >= {"web1", "web2"}
+
+    # the `finally` above restored lvs.cf and reloaded
+    cluster.wait_for("lvs.cf in use again", lambda: not any(
+        (cluster.status(active, agent) or {}).get("last_good", {}).get("in_use", True)
+        for agent in ("pulse", "lvsd")), timeout=30)
+    assert "LAST GOOD" not in cluster.ssh(active, "lvs-status", check=False).stdout
+
+
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
     """The default timers (keepalive 1 s, deadtime 3 s): systemd restarts pulse at once and it
     resumes as active, before its peer's deadtime ends.
