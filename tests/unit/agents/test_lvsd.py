@@ -288,6 +288,29 @@ def test_removed_virtual_is_deleted_and_foreign_services_survive(tmp_path):
     assert Service("inet", "tcp", VIP, 8080).key in services
 
 
+def test_a_hand_added_service_on_a_vip_is_removed_one_elsewhere_is_kept(tmp_path):
+    """The one ownership rule (core ``lvs_cf.ownership``, the drift playbook's too): lvsd owns
+    every service on a virtual's address, not only the declared ones; another address is not
+    the cluster's."""
+    other_port = Service("inet", "tcp", VIP, 9999)
+    other_protocol = Service("inet", "udp", VIP, 53)
+    elsewhere = Service("inet", "tcp", "192.0.2.60", 8080)
+
+    async def main():
+        a = await Listener("127.0.0.2").start()
+        preload = {other_port: (Destination("10.9.9.9", 9999),), other_protocol: (),
+                   elsewhere: (Destination("10.9.9.9", 8080),)}
+        harness = await Harness(tmp_path, lvs_cf(), preload=preload).start()
+        await until(lambda: harness.dests() == {"127.0.0.2": 1})
+        services = {s.key for s, _stats in harness.kernel.services()}
+        await harness.stop()
+        await a.stop()
+        return services
+    services = run(main())
+    assert other_port.key not in services and other_protocol.key not in services
+    assert elsewhere.key in services and Service("inet", "tcp", VIP, 8080).key in services
+
+
 def test_bad_file_on_reload_keeps_the_old_table(tmp_path, caplog):
     async def main():
         a = await Listener("127.0.0.2").start()
@@ -395,6 +418,28 @@ def test_status_file_follows_the_schema(tmp_path):
                                    "configured_weight", "last_result")} == {
         "name": "a", "address": "127.0.0.2", "port": PORT, "healthy": True, "state": "up",
         "weight": 1, "configured_weight": 1, "last_result": "ok"}
+
+
+def test_status_is_rewritten_well_within_the_bound_its_readers_use(tmp_path):
+    """lvsd rewrites lvsd.json every STATUS_INTERVAL even when nothing happens, so that the
+    drift playbook and lvs-status may call one older than STALE_AFTER stale."""
+    from lvs_cluster.agent_status import STALE_AFTER, STATUS_INTERVAL  # noqa: PLC0415 - red
+    path = tmp_path / "run" / "lvsd.json"
+
+    async def main():
+        harness = await Harness(tmp_path, lvs_cf((("a", "127.0.0.2", 1),))).start()
+        seen = []
+        end = asyncio.get_running_loop().time() + 3 * STATUS_INTERVAL
+        while asyncio.get_running_loop().time() < end:
+            updated = json.loads(path.read_text())["updated"]
+            if not seen or seen[-1] != updated:
+                seen.append(updated)
+            await asyncio.sleep(0.05)
+        await harness.stop()
+        return seen
+    seen = run(main())
+    gaps = [later - earlier for earlier, later in zip(seen, seen[1:], strict=False)]
+    assert len(seen) >= 3 and max(gaps) < STALE_AFTER
 
 
 # --- lvsd and the expected table (the drift playbook) agree -------------------------------------
