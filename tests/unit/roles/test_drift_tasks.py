@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 DRIFT_TASKS = REPO / "roles" / "router" / "tasks" / "drift.yml"
 PATH = "/run/lvs-cluster/lvsd.json"
 NOW = 1_800_000_000.0
-STARTED = NOW - 20.0  # when the drift tasks began (router_drift_started)
+STARTED = NOW - 20.0  # when the drift tasks began, by the router's clock (router_drift_started)
 
 EVALUATE = r"""
 import json, sys
@@ -107,7 +107,7 @@ def answers(tmp_path_factory):
         cases.append({"router_live": {"stdout": json.dumps(live), "attempts": attempts},
                       "ansible_check_mode": check_mode,
                       "router_lvs_cf": {"changed": corrected},
-                      "router_drift_started": str(STARTED)})
+                      "router_drift_started": {"stdout": f"{STARTED:.9f}"}})
     request = {"cases": cases, **drift_expressions()}
     done = subprocess.run([sys.executable, "-c", EVALUATE, str(collections)],
                           input=json.dumps(request), capture_output=True, text=True,
