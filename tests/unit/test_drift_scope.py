@@ -133,8 +133,8 @@ def drift_leaves(monkeypatch, capsys, hand_added: Service) -> set[tuple]:
 
 
 @pytest.mark.parametrize("case", list(HAND_ADDED))
-def test_lvsd_and_drift_keep_or_remove_the_same_hand_added_service(case, tmp_path,
-                                                                  monkeypatch, capsys):
+def test_lvsd_and_drift_keep_or_remove_the_same_hand_added_service(
+        case, tmp_path, monkeypatch, capsys):
     hand_added = HAND_ADDED[case]
     by_lvsd = lvsd_leaves(tmp_path, hand_added)
     by_drift = drift_leaves(monkeypatch, capsys, hand_added)
