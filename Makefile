@@ -11,13 +11,14 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status bench-reconcile bench-failover bench-checks clean
+	lab-status soak bench-reconcile bench-failover bench-checks clean
 
 help:
 	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
 	@echo "make test      run everything CI runs (installs what it needs)"
 	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
 	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
+	@echo "make soak      20 crash/boot cycles of the pair on the lab (not in make test; SOAK_ARGS)"
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
 	@echo "make bench-checks      lvsd's check engine CPU (host namespace) and vs keepalived (guest)"
@@ -71,6 +72,11 @@ lab-down: venv
 
 lab-status: venv
 	$(LABCTL) status
+
+# Crash/boot cycles of the pair, sync daemon on, connections held across (lab/soak.py); ~1-2 min
+# a cycle. SOAK_ARGS go to lab/soak.py, e.g. SOAK_ARGS="--cycles 5".
+soak: venv
+	python lab/soak.py $(SOAK_ARGS)
 
 # IPVS reconcile engine vs ipvsadm in one UML guest (lab `bench`); see bench/README.md.
 # BENCH_ARGS go to bench/reconcile.py measure, e.g. BENCH_ARGS="--runs 3".

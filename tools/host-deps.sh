@@ -12,6 +12,7 @@ needs=(
   "ssh openssh-client"
   "ssh-keygen openssh-client"
   "ipvsadm ipvsadm"
+  "nft nftables"
   "mkfs.ext4 e2fsprogs"
   "nc netcat-openbsd"
   "git git"

@@ -189,12 +189,17 @@ class Cluster:
         except ValueError:
             return None
 
-    def holds_vip(self, router: str, vip: str = VIP) -> bool:
-        result = self.ssh(router, f"ip -o addr show to {vip}", check=False, timeout=20)
+    def holds_vip(self, router: str, vip: str = VIP, timeout: float = 20) -> bool:
+        """Whether `router` has `vip`; a router that does not answer in time (crashed) has not."""
+        try:
+            result = self.ssh(router, f"ip -o addr show to {vip}", check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
         return result.returncode == 0 and vip in result.stdout
 
-    def vip_holders(self, routers: Iterable[str] = ROUTERS, vip: str = VIP) -> list[str]:
-        return [router for router in routers if self.holds_vip(router, vip)]
+    def vip_holders(self, routers: Iterable[str] = ROUTERS, vip: str = VIP,
+                    timeout: float = 20) -> list[str]:
+        return [router for router in routers if self.holds_vip(router, vip, timeout)]
 
     def active_router(self, timeout: float = 60) -> str:
         """The one router whose pulse says active and which holds the VIP."""

@@ -30,6 +30,10 @@ notes:
     in place (never a delete and add), so established connections are kept."
   - IPVS does not need the virtual IP address configured on an interface of the host; add it
     where clients must reach it (ARP, routing), for example with C(ip addr add).
+  - Every option is checked before the kernel is contacted. A value the kernel would refuse
+    or silently change (an IPv6 zone index, a multicast or broadcast address, a scheduler name
+    over 15 bytes, a persistence timeout that would wrap, port 0 without persistence...) fails
+    the module with a message that names the option, and nothing is changed.
 """
 
     SERVICE = r"""
@@ -45,11 +49,16 @@ options:
     description:
       - The virtual IP address of the service, IPv4 or IPv6.
       - Either O(address) and O(port), or O(fwmark), identifies the service.
+      - Refused, naming the option, when it names no single host - unspecified (V(0.0.0.0), V(::)),
+        in V(0.0.0.0/8), V(255.255.255.255), multicast, or IPv4-mapped IPv6 (write the IPv4
+        address) - or has an IPv6 zone index (V(fe80::1%eth0)). A loopback address is allowed, it
+        serves this host's own clients.
     type: str
   port:
     description:
-      - The virtual port (0-65535). Required with O(address). V(0) with persistence makes a
-        service for all ports of the address.
+      - The virtual port (0-65535). Required with O(address). V(0) makes a service for all ports of
+        the address, and only with O(persistence_timeout) - without persistence the kernel takes it,
+        then schedules nothing, so the module refuses it.
     type: int
   fwmark:
     description:
@@ -70,21 +79,24 @@ options:
         V(rr), V(wrr), V(lc), V(wlc), V(lblc), V(lblcr), V(dh), V(sh), V(sed), V(nq), V(mh),
         V(fo) and V(ovf). The kernel loads the matching C(ip_vs_<scheduler>) module itself.
       - A scheduler the kernel does not know fails the module, and nothing is changed.
+      - At most 15 bytes, without NUL (the kernel holds 16 bytes with the terminating NUL); a longer
+        name fails the module naming the option.
     type: str
     default: wlc
   persistence_timeout:
     description:
       - Persistence (C(ipvsadm -p)) - for this many seconds after its last connection, a client
         is sent to the same real server again.
-      - V(0) means no persistence.
+      - V(0) means no persistence. At most V(4294967) (49.7 days) - the kernel keeps the timeout
+        times HZ (up to 1000) in 32 bits, so a longer one would silently wrap to a short one.
     type: int
     default: 0
   persistence_netmask:
     description:
       - The granularity of persistence (C(ipvsadm -M)) - clients within the same network of this
         size share their real server.
-      - For IPv4 a dotted mask (V(255.255.255.0)) or a prefix length (V(24)); for IPv6 a prefix
-        length (V(64)).
+      - For IPv4 a dotted mask (V(255.255.255.0)) or a prefix length 0-32 (V(24)); for IPv6 a prefix
+        length 1-128 (V(64); the kernel refuses V(0)).
       - Left out, the full length (V(32) or V(128)) - every client on its own.
     type: raw
   one_packet:
@@ -109,6 +121,7 @@ options:
       - A persistence engine (C(ipvsadm --pe)), for example V(sip) - persistence by the SIP
         Call-ID rather than by client address (UDP, with O(persistence_timeout)).
       - The kernel loads C(ip_vs_pe_<name>) itself; an unknown engine fails the module.
+      - At most 15 bytes, without NUL, as O(scheduler).
     type: str
 """
 
@@ -119,6 +132,9 @@ options:
       - The real server's IP address (C(ipvsadm -r)).
       - Of the service's family, except with O(forwarding=tunnel), where the kernel also takes
         the other family.
+      - Refused, naming the option, when the kernel would refuse it - unspecified, in V(0.0.0.0/8),
+        V(255.255.255.255), multicast, IPv6 link-local or IPv4-mapped IPv6 - or with a zone index. A
+        loopback address is a real server on this host.
     type: str
     required: true
   port:
@@ -127,6 +143,7 @@ options:
       - Defaults to the service's port (V(0) for a firewall-mark service). With O(forwarding=direct)
         and O(forwarding=tunnel) packets keep their destination port whatever this is; C(ipvsadm)
         sets it to the service's port.
+      - V(0) means the port each packet was sent to.
     type: int
   forwarding:
     description:

@@ -216,7 +216,8 @@ def main():
     if drain_timeout is not None and drain_timeout < 0:
         module.fail_json(msg="drain_timeout: seconds >= 0 expected", field="drain_timeout")
     try:
-        wanted_service = options.service_from_params(params["service"], "service")
+        wanted_service = options.service_from_params(params["service"], "service",
+                                                     identity_only=True)
         dest = options.destination_from_params(params, wanted_service)
     except options.ParamError as err:
         ipvs_module.fail(module, err)

@@ -153,7 +153,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     state = module.params["state"]
     try:
-        service = options.service_from_params(module.params)
+        service = options.service_from_params(module.params,
+                                              identity_only=state == "absent")
     except options.ParamError as err:
         ipvs_module.fail(module, err)
 

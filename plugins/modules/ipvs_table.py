@@ -51,11 +51,16 @@ options:
           - The virtual IP address of the service, IPv4 or IPv6.
           - Either O(services[].address) and O(services[].port), or O(services[].fwmark),
             identifies the service.
+          - Refused, naming the option, when it names no single host - unspecified (V(0.0.0.0),
+            V(::)), in V(0.0.0.0/8), V(255.255.255.255), multicast, or IPv4-mapped IPv6 (write the
+            IPv4 address) - or has an IPv6 zone index (V(fe80::1%eth0)). A loopback address is
+            allowed, it serves this host's own clients.
         type: str
       port:
         description:
-          - The virtual port (0-65535). Required with O(services[].address). V(0) with
-            persistence makes a service for all ports of the address.
+          - The virtual port (0-65535). Required with O(services[].address). V(0) makes a service
+            for all ports of the address, and only with O(services[].persistence_timeout) - without
+            persistence the kernel takes it, then schedules nothing, so the module refuses it.
         type: int
       fwmark:
         description:
@@ -78,21 +83,24 @@ options:
             V(mh), V(fo) and V(ovf). The kernel loads the matching C(ip_vs_<scheduler>) module
             itself.
           - A scheduler the kernel does not know fails the module, and nothing is changed.
+          - At most 15 bytes, without NUL (the kernel holds 16 bytes with the terminating NUL); a
+            longer name fails the module naming the option.
         type: str
         default: wlc
       persistence_timeout:
         description:
           - Persistence (C(ipvsadm -p)) - for this many seconds after its last connection, a
             client is sent to the same real server again.
-          - V(0) means no persistence.
+          - V(0) means no persistence. At most V(4294967) (49.7 days) - the kernel keeps the timeout
+            times HZ (up to 1000) in 32 bits, so a longer one would silently wrap to a short one.
         type: int
         default: 0
       persistence_netmask:
         description:
           - The granularity of persistence (C(ipvsadm -M)) - clients within the same network of
             this size share their real server.
-          - For IPv4 a dotted mask (V(255.255.255.0)) or a prefix length (V(24)); for IPv6 a
-            prefix length (V(64)).
+          - For IPv4 a dotted mask (V(255.255.255.0)) or a prefix length 0-32 (V(24)); for IPv6 a
+            prefix length 1-128 (V(64); the kernel refuses V(0)).
           - Left out, the full length (V(32) or V(128)) - every client on its own.
         type: raw
       one_packet:
@@ -118,6 +126,7 @@ options:
           - A persistence engine (C(ipvsadm --pe)), for example V(sip) - persistence by the SIP
             Call-ID rather than by client address (UDP, with O(services[].persistence_timeout)).
           - The kernel loads C(ip_vs_pe_<name>) itself; an unknown engine fails the module.
+          - At most 15 bytes, without NUL, as O(services[].scheduler).
         type: str
       destinations:
         description:
@@ -134,6 +143,9 @@ options:
               - Of the service's family, except with
                 O(services[].destinations[].forwarding=tunnel), where the kernel also takes the
                 other family.
+              - Refused, naming the option, when the kernel would refuse it - unspecified, in
+                V(0.0.0.0/8), V(255.255.255.255), multicast, IPv6 link-local or IPv4-mapped IPv6 -
+                or with a zone index. A loopback address is a real server on this host.
             type: str
             required: true
           port:
@@ -143,6 +155,7 @@ options:
                 O(services[].destinations[].forwarding=direct) and
                 O(services[].destinations[].forwarding=tunnel) packets keep their destination
                 port whatever this is; C(ipvsadm) sets it to the service's port.
+              - V(0) means the port each packet was sent to.
             type: int
           forwarding:
             description:
@@ -253,13 +266,13 @@ options:
     type: dict
     suboptions:
       tcp:
-        description: Established TCP connections, seconds (at least 1).
+        description: Established TCP connections, seconds (1-2147483, the kernel refuses more).
         type: int
       tcp_fin:
-        description: TCP connections after a FIN was received, seconds (at least 1).
+        description: TCP connections after a FIN was received, seconds (1-2147483).
         type: int
       udp:
-        description: UDP, seconds (at least 1).
+        description: UDP, seconds (1-2147483).
         type: int
   sync_daemons:
     description:
@@ -296,7 +309,9 @@ options:
             from the interface's MTU, and it is not compared.
         type: int
       group:
-        description: The multicast group (C(--mcast-group)), IPv4 or IPv6; default 224.0.0.81.
+        description:
+          - The multicast group (C(--mcast-group)), IPv4 or IPv6; default 224.0.0.81.
+          - A multicast address without zone index (the kernel refuses any other).
         type: str
       port:
         description: The UDP port (C(--mcast-port)); default 8848.
@@ -428,7 +443,7 @@ import ipaddress
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils import ipvs_module
-from ..module_utils.lvs_cluster.ipvs import codec, options, results, text
+from ..module_utils.lvs_cluster.ipvs import codec, input_rules, options, results, text
 from ..module_utils.lvs_cluster.ipvs import drain as draining
 from ..module_utils.lvs_cluster.ipvs import netlink as nl
 from ..module_utils.lvs_cluster.ipvs import reconcile as rc
@@ -469,6 +484,9 @@ def scope_of(params, desired):
         return rc.Scope.everything()
     addresses = []
     for index, address in enumerate(params["scope_addresses"]):
+        zone = input_rules.zone_problem(address)
+        if zone:
+            raise options.ParamError(f"scope_addresses[{index}]", zone)
         try:
             addresses.append(str(ipaddress.ip_address(address)))
         except ValueError:

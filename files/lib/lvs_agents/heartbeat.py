@@ -4,12 +4,19 @@
 
 Piranha's heartbeat was a bare 4-byte magic number: anyone able to send UDP to port 539 with the
 peer's source address could make a router take over or stand down. v1 (docs/agents.md) carries
-a version, the sender's state, role and address, a random per-start epoch, a sequence number
-and a timestamp, all covered by an HMAC-SHA256 with a key only root can read.
+a version, the sender's state, role and address, an epoch that grows with every start, a
+sequence number and the sender's monotonic clock, all covered by an HMAC-SHA256 with a key only
+root can read.
 
 ``Verifier`` accepts a datagram only if it is well-formed, its MAC is valid, its sender is the
-peer and equals the UDP source, its timestamp is within the window and it is not a replay. Every
-rejection is counted by reason; nothing a datagram contains can raise out of ``Verifier.check``.
+peer and equals the UDP source, it is not a replay (an older epoch, or not a higher sequence in
+the same epoch) and it is not late. Every rejection is counted by reason; nothing a datagram
+contains can raise out of ``Verifier.check``.
+
+No wall clock is compared across routers (a step of either clock by more than the window made
+both reject everything and both go active): lateness is judged within one epoch, from how far
+the sender's monotonic clock has fallen behind ours since the fastest delivery seen, allowing
+for the two clocks' drift (``DRIFT``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 from lvs_cluster.vocabulary import unmapped
 
 MAGIC = b"LVSH"
-VERSION = 1
+VERSION = 2  # 2: the clock field is the sender's monotonic clock (1: its wall clock)
 STATE_STOPPED, STATE_RUNNING = 0, 1
 ROLE_PRIMARY, ROLE_BACKUP = 0, 1
 MIN_KEY_LENGTH = 16
@@ -40,6 +47,9 @@ LEGACY_RUNNING = 0xBDADDBDA
 LEGACY_STOPPED = 0xADBDDABD
 _LEGACY = struct.Struct("<I")  # Piranha sent a native int: little-endian on x86
 LEGACY_LENGTH = _LEGACY.size
+
+# Two monotonic clocks may run apart by what NTP's slew allows each (500 ppm), twice.
+DRIFT = 0.001
 
 # queue_full: datagrams the kernel dropped because pulse's receive queue was full (a flood)
 REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source", "queue_full")
@@ -60,15 +70,16 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """One heartbeat. ``timestamp_ms`` is milliseconds since the Unix epoch; legacy packets
-    carry only ``running`` (the other fields are then zero/empty)."""
+    """One heartbeat. ``clock_ms`` is the sender's monotonic clock in milliseconds: only its
+    differences within one epoch mean anything. Legacy packets carry only ``running`` (the other
+    fields are then zero/empty)."""
 
     running: bool
     role: int = ROLE_PRIMARY
     sender: str = ""
     epoch: int = 0
     sequence: int = 0
-    timestamp_ms: int = 0
+    clock_ms: int = 0
     legacy: bool = False
 
 
@@ -98,13 +109,14 @@ def encode(heartbeat: Heartbeat, key: bytes) -> bytes:
         _address_bytes(heartbeat.sender),
         heartbeat.epoch,
         heartbeat.sequence,
-        heartbeat.timestamp_ms,
+        heartbeat.clock_ms,
     )
     return body + _mac(key, body)
 
 
-def decode(data: bytes, key: bytes) -> Heartbeat:
-    """Parse and authenticate a v1 message (no sender, window or replay checks: see Verifier).
+def decode(data: bytes, key: bytes, also: Iterable[bytes] = ()) -> Heartbeat:
+    """Parse and authenticate a message under ``key`` or one of ``also`` (no sender, replay
+    or lateness checks: see Verifier).
 
     Raises Rejected("malformed") for a wrong length, magic, version or field value and
     Rejected("bad_mac") for a MAC that does not verify.
@@ -115,7 +127,7 @@ def decode(data: bytes, key: bytes) -> Heartbeat:
     magic, version, state, role, reserved, sender, epoch, sequence, stamp = _HEADER.unpack(body)
     if magic != MAGIC or version != VERSION:
         raise Rejected("malformed", "unknown magic or version")
-    if not hmac.compare_digest(mac, _mac(key, body)):
+    if not any(hmac.compare_digest(mac, _mac(secret, body)) for secret in (key, *also)):
         raise Rejected("bad_mac")
     if state not in (STATE_STOPPED, STATE_RUNNING) or role not in (ROLE_PRIMARY, ROLE_BACKUP) \
             or reserved != 0:
@@ -176,6 +188,37 @@ class HeartbeatKey:
         return cls(secret, path)
 
 
+ALSO_ACCEPTED_SUFFIX = ".accept"
+
+
+def key_id(secret: bytes) -> str:
+    """A short fingerprint that names a key in logs and status without revealing it."""
+    return hashlib.sha256(secret).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class HeartbeatKeys:
+    """The key to send with (``heartbeat_key_file``) and, during a rotation, one more to
+    accept (``<heartbeat_key_file>.accept``, checked like the key file): the next key until
+    both routers send with it, then the previous one until both do."""
+
+    send: bytes
+    also: tuple[bytes, ...] = ()
+
+    @classmethod
+    def load(cls, path: str) -> HeartbeatKeys:
+        send = HeartbeatKey.load(path).secret
+        extra = path + ALSO_ACCEPTED_SUFFIX
+        if not os.path.lexists(extra):
+            return cls(send)
+        other = HeartbeatKey.load(extra).secret
+        return cls(send, () if other == send else (other,))
+
+    @property
+    def ids(self) -> list[str]:
+        return [key_id(secret) for secret in (self.send, *self.also)]
+
+
 def _check_key_file(path: str, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise KeyFileError(f"heartbeat key file {path}: not a regular file")
@@ -188,15 +231,23 @@ def _check_key_file(path: str, info: os.stat_result) -> None:
                            f"access, must be 0600 or 0400")
 
 
+def first_epoch(last: int | None, wall: float) -> int:
+    """This start's epoch: above the last one used (kept in the state directory), and at least
+    the wall clock's second, so that a router whose state was lost still starts above the
+    epochs its peer remembers (the wall clock is only a floor here, never compared)."""
+    return max(int(wall), (last or 0) + 1)
+
+
 class Sender:
-    """Builds this node's outgoing heartbeats: a random epoch per start, sequence from 1."""
+    """Builds this node's outgoing heartbeats: an epoch per start (``first_epoch``), sequence
+    from 1, the monotonic clock."""
 
     def __init__(self, key: bytes | None, role: int,
-                 clock: Callable[[], float] = time.time, epoch: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, epoch: int | None = None) -> None:
         self.key = key
         self.role = role
         self.clock = clock
-        self.epoch = int.from_bytes(os.urandom(8), "big") if epoch is None else epoch
+        self.epoch = first_epoch(None, time.time()) if epoch is None else epoch
         self.sequence = 0
 
     def message(self, running: bool, sender: str) -> bytes:
@@ -214,7 +265,10 @@ class Sender:
 class _PeerState:
     epoch: int
     sequence: int
-    timestamp_ms: int
+    # the smallest (our clock - its clock) seen in this epoch, and when (our clock): a datagram
+    # that arrives later than that allows (plus drift) by more than the window is stale
+    base_ms: float | None = None
+    base_at_ms: int = 0
 
 
 class Verifier:
@@ -224,18 +278,29 @@ class Verifier:
     heartbeats). Otherwise only v1 messages are accepted and legacy packets count as "legacy".
     Replay state is kept per sender address: each path has its own increasing sequence, so a
     datagram delayed on one path never makes the other path's datagrams look like replays.
+    ``known`` is the last (epoch, sequence) per address from before a restart
+    (``last_seen``, kept by ``heartbeat_store``), so a captured datagram is not accepted again.
     """
 
     def __init__(self, key: bytes | None, peers: Iterable[str], window: float = 2.0,
-                 legacy: bool = False, clock: Callable[[], float] = time.time) -> None:
+                 legacy: bool = False, clock: Callable[[], float] = time.monotonic,
+                 known: dict[str, tuple[int, int]] | None = None,
+                 also: Iterable[bytes] = ()) -> None:
         self.key = key
+        self.also = tuple(also)
         self.peers = {unmapped(peer) for peer in peers}
         self.window_ms = int(window * 1000)
         self.legacy = legacy
         self.clock = clock
         self.rejected = dict.fromkeys(REASONS, 0)
         self.accepted = 0
-        self._state: dict[str, _PeerState] = {}
+        self._state: dict[str, _PeerState] = {
+            address: _PeerState(epoch, sequence)
+            for address, (epoch, sequence) in (known or {}).items() if address in self.peers}
+
+    def last_seen(self) -> dict[str, tuple[int, int]]:
+        """The last accepted (epoch, sequence) per peer address, to keep across restarts."""
+        return {address: (state.epoch, state.sequence) for address, state in self._state.items()}
 
     def check(self, data: bytes, source: str) -> Heartbeat | None:
         """The heartbeat in ``data`` received from ``source``, or None (rejection counted)."""
@@ -260,16 +325,28 @@ class Verifier:
             return self._legacy(legacy, source)
         if self.key is None:
             raise Rejected("malformed", "not a legacy heartbeat")
-        heartbeat = decode(data, self.key)
+        heartbeat = decode(data, self.key, self.also)
         if heartbeat.sender not in self.peers:
             raise Rejected("unknown_source", f"sender {heartbeat.sender} is not the peer")
         if heartbeat.sender != source:
             raise Rejected("unknown_source", f"sender {heartbeat.sender} sent from {source}")
+        last = self._state.get(heartbeat.sender)
+        _check_replay(heartbeat, last)
         now_ms = int(self.clock() * 1000)
-        if abs(heartbeat.timestamp_ms - now_ms) > self.window_ms:
-            raise Rejected("stale", f"timestamp {heartbeat.timestamp_ms - now_ms} ms off")
-        self._check_replay(heartbeat)
+        base_ms = self._fresh_base(heartbeat, last, now_ms)
+        self._state[heartbeat.sender] = _PeerState(heartbeat.epoch, heartbeat.sequence,
+                                                   base_ms, now_ms)
         return heartbeat
+
+    def _fresh_base(self, heartbeat: Heartbeat, last: _PeerState | None, now_ms: int) -> float:
+        """The new lateness base, or Rejected("stale") if ``heartbeat`` arrives too late."""
+        offset = now_ms - heartbeat.clock_ms
+        if last is None or last.epoch != heartbeat.epoch or last.base_ms is None:
+            return offset
+        allowed = last.base_ms + (now_ms - last.base_at_ms) * DRIFT
+        if offset - allowed > self.window_ms:
+            raise Rejected("stale", f"{offset - allowed:.0f} ms late")
+        return min(allowed, offset)
 
     def _legacy(self, heartbeat: Heartbeat, source: str) -> Heartbeat:
         if not self.legacy:
@@ -278,12 +355,11 @@ class Verifier:
             raise Rejected("unknown_source", f"legacy heartbeat from {source}")
         return heartbeat
 
-    def _check_replay(self, heartbeat: Heartbeat) -> None:
-        last = self._state.get(heartbeat.sender)
-        if last is not None:
-            if heartbeat.epoch == last.epoch and heartbeat.sequence <= last.sequence:
-                raise Rejected("replay", f"sequence {heartbeat.sequence} <= {last.sequence}")
-            if heartbeat.epoch != last.epoch and heartbeat.timestamp_ms <= last.timestamp_ms:
-                raise Rejected("replay", "older epoch")
-        self._state[heartbeat.sender] = _PeerState(heartbeat.epoch, heartbeat.sequence,
-                                                   heartbeat.timestamp_ms)
+
+def _check_replay(heartbeat: Heartbeat, last: _PeerState | None) -> None:
+    if last is None:
+        return
+    if heartbeat.epoch < last.epoch:
+        raise Rejected("replay", f"epoch {heartbeat.epoch} < {last.epoch}")
+    if heartbeat.epoch == last.epoch and heartbeat.sequence <= last.sequence:
+        raise Rejected("replay", f"sequence {heartbeat.sequence} <= {last.sequence}")

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from lvs_cluster.health_table import Standing, placed
 from lvs_cluster.ipvs import netlink as nl
+from lvs_cluster.ipvs.input_rules import real_server_address_problem, zone_problem
 from lvs_cluster.ipvs.model import Destination, Service
 from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan
 from lvs_cluster.ipvs.reconcile import apply as apply_plan
@@ -86,6 +87,9 @@ class UsageError(Exception):
 
 
 def _address(text: str | None, what: str) -> str:
+    zone = zone_problem(text or "")
+    if zone:
+        raise UsageError(f"{what}: {zone}")
     address = canonical_ip(text or "")
     if address is None:
         raise UsageError(f"{what}: an IP address is required, got {text!r}")
@@ -94,6 +98,9 @@ def _address(text: str | None, what: str) -> str:
 
 def service_and_destination(args: argparse.Namespace) -> tuple[Service, Destination]:
     server = _address(args.server, "-h/--server")
+    problem = real_server_address_problem(server)  # the virtual service is only looked up
+    if problem:
+        raise UsageError(f"-h/--server: {problem}")
     family = family_of(server)
     method = args.method.lstrip("-")
     if method not in METHODS:

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
     runtime.setup_logging(NAME, args.verbose)
     if args.run_dir:
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
+    if args.state_dir:
+        os.environ["LVS_CLUSTER_STATE_DIR"] = args.state_dir
     try:
         prepared = prepare(args, netops)
         if isinstance(prepared, int):
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
         return 1
     log.info("starting as %s (%s), heartbeat %s on port %d", "primary" if pulse.paths.master
              else "backup", ", ".join(pulse.paths.own),
-             "v1" if key is not None else "legacy", config.heartbeat_port)
+             "v2" if key is not None else "legacy", config.heartbeat_port)
     try:
         return pulse.run()
     except OSError as error:

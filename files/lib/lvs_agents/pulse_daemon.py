@@ -25,6 +25,7 @@ from lvs_cluster.agent_status import STATUS_INTERVAL
 from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
+from .heartbeat_store import HeartbeatStore
 from .pulse_heartbeats import HeartbeatLink
 from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd
 from .pulse_net import PulseNetops, net_call
@@ -35,6 +36,7 @@ from .pulse_setup import (
     check_config,
     default_lvsd,
     heartbeat_paths,
+    load_key,
     start_metrics,
 )
 from .pulse_takeover import Takeover, reap_hooks
@@ -50,7 +52,7 @@ class Pulse:
     """One pulse run: sockets, timers, the state machine and the actions' effects."""
 
     def __init__(self, args: argparse.Namespace, config: Any, net: PulseNetops,
-                 key: bytes | None, host: dict[str, str]) -> None:
+                 keys: hb.HeartbeatKeys | None, host: dict[str, str]) -> None:
         self.args = args
         self.config = config
         self.net = net
@@ -62,8 +64,9 @@ class Pulse:
                                   tiebreaker=bool(args.tiebreaker))
         self.state = ps.State()
         self.selector = selectors.DefaultSelector()
-        self.link = HeartbeatLink(self.paths, config.heartbeat_port, key,
-                                  args.legacy_heartbeat, self.window())
+        self.link = HeartbeatLink(self.paths, config.heartbeat_port, keys,
+                                  args.legacy_heartbeat, self.window(),
+                                  HeartbeatStore.in_state_dir())
         self.received = self.transitions = 0
         self.since = time.time()
         self.peer_state = "unknown"
@@ -297,14 +300,18 @@ class Pulse:
             self.dispatch(ps.Event(ps.LINK_UP))
 
     def reload(self) -> None:
-        """Re-read lvs.cf: timers and VIPs change in place; a bad file changes nothing."""
+        """Re-read lvs.cf and the heartbeat keys: timers, VIPs and keys change in place; a bad
+        file changes nothing."""
         try:
             config = runtime.load_config(self.args.configfile)
             check_config(config)
             vips = address_specs(config, self.net)
+            keys = load_key(self.args, config) if self.link.authenticated else None
         except (runtime.ConfigError, UsageError) as error:
             log.error("%s (reload refused, keeping the running configuration)", error)
         else:
+            if keys is not None:
+                self.link.use_keys(keys)
             self.apply_reload(config, vips)
         if self.lvsd is not None:
             self.lvsd.signal(signal.SIGHUP)
@@ -352,7 +359,9 @@ class Pulse:
             "heartbeat": {"keepalive": self.config.keepalive, "deadtime": self.config.deadtime,
                           "port": self.config.heartbeat_port,
                           "authenticated": self.link.verifier.key is not None,
-                          "sent": self.link.sent, "received": self.received,
+                          "key_ids": self.link.key_ids,
+                          "epoch": self.link.sender.epoch, "sent": self.link.sent,
+                          "received": self.received,
                           "rejected": dict(self.link.verifier.rejected)},
             "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
                      "restarts": lvsd.restarts if lvsd else 0},

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from . import heartbeat as hb
+from .heartbeat_store import HeartbeatStore
 from .pulse_setup import NAME, Paths
 
 log = logging.getLogger(NAME)
@@ -37,21 +38,41 @@ _OVERFLOW = struct.Struct("=I")
 
 class HeartbeatLink:
     """The heartbeat sockets of ``paths`` on ``port``, registered in ``selector`` as
-    ``"heartbeat"``; ``sent`` counts datagrams sent, the verifier what was accepted/rejected."""
+    ``"heartbeat"``; ``sent`` counts datagrams sent, the verifier what was accepted/rejected.
+    With ``store``, the epoch and the peers' last sequences survive restarts
+    (``heartbeat_store``)."""
 
-    def __init__(self, paths: Paths, port: int, key: bytes | None, legacy: bool,
-                 window: float) -> None:
+    def __init__(self, paths: Paths, port: int, keys: hb.HeartbeatKeys | None, legacy: bool,
+                 window: float, store: HeartbeatStore | None = None) -> None:
         self.paths = paths
         self.port = port
         self.sockets: list[tuple[socket.socket, str, str | None]] = []
         role = hb.ROLE_PRIMARY if paths.master else hb.ROLE_BACKUP
-        self.sender = hb.Sender(key, role)
-        self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy)
+        key = keys.send if keys is not None else None
+        self.store = store if key is not None else None
+        stored = self.store.load() if self.store is not None else None
+        epoch = hb.first_epoch(stored.epoch if stored else None, time.time())
+        if self.store is not None:
+            self.store.use_epoch(epoch)
+        self.sender = hb.Sender(key, role, epoch=epoch)
+        self.verifier = hb.Verifier(key, paths.peers, window=window, legacy=legacy,
+                                    known=stored.peers if stored else None,
+                                    also=keys.also if keys is not None else ())
+        self.key_ids = keys.ids if keys is not None else []
         self.sent = 0
         self.rejection_logged: dict[str, float] = {}
         self.authenticated = key is not None
         self.connected: set[int] = set()  # sockets the kernel filters for us (by fileno)
         self.overflow: dict[int, int] = {}  # the kernel's drop count, per socket
+
+    def use_keys(self, keys: hb.HeartbeatKeys) -> None:
+        """New keys (a SIGHUP during a rotation): send with ``keys.send`` from now on."""
+        if keys.ids != self.key_ids:
+            log.info("heartbeat keys: sending with %s%s", keys.ids[0],
+                     f", also accepting {', '.join(keys.ids[1:])}" if keys.also else "")
+        self.sender.key = self.verifier.key = keys.send
+        self.verifier.also = keys.also
+        self.key_ids = keys.ids
 
     def open(self, selector: selectors.BaseSelector) -> None:
         for own, peer in self.paths.pairs:
@@ -109,6 +130,8 @@ class HeartbeatLink:
                 self.log_rejection(rejection, source[0])
                 continue
             self.verifier.accepted += 1
+            if self.store is not None:
+                self.store.save_peers(self.verifier.last_seen())
             on_heartbeat(beat)
 
     def count_overflow(self, sock: socket.socket, ancillary: list[tuple[int, int, bytes]]

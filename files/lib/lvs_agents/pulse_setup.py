@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", default=None,
                         help=f"status directory (default $LVS_CLUSTER_RUN_DIR or "
                              f"{runtime.DEFAULT_RUN_DIR})")
+    parser.add_argument("--state-dir", default=None,
+                        help=f"state kept across restarts (default $LVS_CLUSTER_STATE_DIR or "
+                             f"{runtime.DEFAULT_STATE_DIR})")
     args = parser.parse_args(argv)
     if args.garp_count < 0 or args.garp_interval < 0:
         parser.error("--garp-count and --garp-interval must not be negative")
@@ -183,7 +186,7 @@ def check_config(config: Any) -> None:
 
 # --- the heartbeat key -------------------------------------------------------------------------
 
-def load_key(args: argparse.Namespace, config: Any) -> bytes | None:
+def load_key(args: argparse.Namespace, config: Any) -> hb.HeartbeatKeys | None:
     if args.legacy_heartbeat:
         log.warning("legacy heartbeat: unauthenticated 4-byte packets (Piranha compatibility)")
         return None
@@ -191,7 +194,7 @@ def load_key(args: argparse.Namespace, config: Any) -> bytes | None:
         raise UsageError(f"{args.configfile}: heartbeat_key_file is not set; authenticated "
                          "heartbeats need a key (or run with --legacy-heartbeat)")
     try:
-        return hb.HeartbeatKey.load(config.heartbeat_key_file).secret
+        return hb.HeartbeatKeys.load(config.heartbeat_key_file)
     except hb.KeyFileError as error:
         raise UsageError(str(error)) from None
 

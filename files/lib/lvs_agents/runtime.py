@@ -29,6 +29,7 @@ from lvs_cluster.lvs_cf.parser import parse_lvs_cf
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
 DEFAULT_RUN_DIR = "/run/lvs-cluster"
+DEFAULT_STATE_DIR = "/var/lib/lvs-cluster"  # the unit's StateDirectory: survives reboots
 STATUS_VERSION = 1
 
 _PRIORITIES = {
@@ -95,6 +96,10 @@ def exit_with_parent(signum: int = signal.SIGTERM) -> None:
 
 def run_dir() -> str:
     return os.environ.get("LVS_CLUSTER_RUN_DIR", DEFAULT_RUN_DIR)
+
+
+def state_dir() -> str:
+    return os.environ.get("LVS_CLUSTER_STATE_DIR", DEFAULT_STATE_DIR)
 
 
 def status_path(name: str) -> str:

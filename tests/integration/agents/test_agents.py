@@ -9,9 +9,12 @@ router role's variables, as extra variables).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,8 +185,7 @@ def test_a_reload_applies_changes_in_place_and_keeps_connections(cluster):
 
 def test_forged_replayed_and_legacy_heartbeats_change_nothing_and_are_counted(cluster):
     redeploy(cluster, router_virtual_servers=[web()])
-    # the client forges datagrams from lvs2's address; scapy is imported before the capture
-    # below, so the replay arrives well inside the freshness window (it must count as a replay)
+    # the client forges datagrams from lvs2's address (scapy imported before the capture below)
     sender = cluster.spawn("client", "python3 -u -c \"import sys; "
                            "from scapy.layers.inet import IP, UDP; from scapy.packet import Raw; "
                            "from scapy.sendrecv import send; print('ready'); "
@@ -223,6 +225,183 @@ def test_pulse_refuses_a_key_file_others_can_read(cluster):
     result = cluster.ssh("lvs2", "timeout 20 pulse --nodaemon -c /tmp/open.cf", check=False)
     assert result.returncode == 2, result
     assert "/tmp/open.key" in result.stderr
+
+
+def udp_no_ports(cluster: Cluster, router: str) -> int:
+    """The router kernel's count of UDP datagrams with no socket to take them (Udp NoPorts)."""
+    lines = [line.split() for line in cluster.ssh(router, "cat /proc/net/snmp").stdout.splitlines()
+             if line.startswith("Udp:")]
+    return int(lines[1][lines[0].index("NoPorts")])
+
+
+# Random datagrams (1-200 bytes) at full speed for argv[1] seconds to port 539 of each address
+# in argv[2]; prints how many were sent.
+FLOOD = r"""
+import os, random, socket, sys, time
+targets = [(address, 539) for address in sys.argv[2].split(",")]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setblocking(False)
+payloads = [os.urandom(random.randint(1, 200)) for _ in range(64)]
+end, sent = time.monotonic() + float(sys.argv[1]), 0
+while time.monotonic() < end:
+    for target in targets:
+        for payload in payloads:
+            try:
+                sock.sendto(payload, target)
+                sent += 1
+            except OSError:
+                pass
+print(sent)
+"""
+
+
+def test_a_heartbeat_flood_changes_nothing_and_the_kernel_counts_it(cluster):
+    """6 s of random datagrams at full speed to both routers' heartbeat addresses, from the
+    client guest and from the lab's namespace (the host, much faster): pulse's heartbeat
+    sockets are connected to the peer, so the kernel drops all of it (UDP NoPorts) and pulse
+    keeps sending and hearing heartbeats: one holder throughout, no transition."""
+    active = cluster.active_router()
+    targets = ",".join(ADDRESSES[r] for r in ROUTERS) + ",10.254.1.11,10.254.1.12"
+    before = {r: (cluster.status(r), udp_no_ports(cluster, r)) for r in ROUTERS}
+    flood = FLOOD.replace('"', '\\"')
+    guest = cluster.spawn("client", f'python3 -c "{flood}" 6 {targets}')
+    host = subprocess.Popen(["ip", "netns", "exec", cluster.name, sys.executable, "-c", FLOOD,
+                             "6", targets], stdout=subprocess.PIPE, text=True)
+    holders = []
+    try:
+        until = time.monotonic() + 6 + 2 * DEADTIME
+        while time.monotonic() < until:
+            holders.append(cluster.vip_holders())
+            time.sleep(0.2)
+    finally:
+        sent_host = host.communicate(timeout=60)[0].strip()
+        sent_guest = guest.communicate(timeout=60)[0].strip()
+    after = {r: (cluster.status(r), udp_no_ports(cluster, r)) for r in ROUTERS}
+    dropped = {r: after[r][1] - before[r][1] for r in ROUTERS}
+    print(f"flood: {sent_host} datagrams from the host, {sent_guest} from the client; "
+          f"dropped by the routers' kernels (UDP NoPorts): {dropped}")
+    assert holders and all(h == [active] for h in holders), holders
+    for router in ROUTERS:
+        assert after[router][0]["transitions"] == before[router][0]["transitions"], router
+        assert after[router][0]["heartbeat"]["received"] > before[router][0]["heartbeat"][
+            "received"], router
+        assert dropped[router] > 1000, dropped
+
+
+def test_a_clock_step_on_either_router_changes_nothing(cluster):
+    """An NTP step or a wrong hardware clock: the active's and the backup's wall clocks stepped
+    by +1 h and -1 h in turn. Heartbeats carry each router's monotonic clock and are never
+    judged by the other's wall clock: no transition, one holder, nothing rejected as stale."""
+    active = cluster.active_router()
+    backup = next(r for r in ROUTERS if r != active)
+    before = {r: cluster.status(r) for r in ROUTERS}
+    holders = []
+    try:
+        for router, step in ((active, 3600), (backup, -3600), (active, -3600), (backup, 3600)):
+            cluster.ssh(router, f"date -s @$(( $(date +%s) + {step} ))")
+            until = time.monotonic() + 2 * DEADTIME
+            while time.monotonic() < until:
+                holders.append((router, step, cluster.vip_holders()))
+                time.sleep(0.2)
+    finally:
+        for router in ROUTERS:
+            cluster.ssh(router, f"date -s @{time.time():.3f}", check=False)
+    after = {r: cluster.status(r) for r in ROUTERS}
+    assert all(h == [active] for _router, _step, h in holders), holders
+    for router in ROUTERS:
+        assert after[router]["transitions"] == before[router]["transitions"], router
+        assert after[router]["heartbeat"]["rejected"]["stale"] == \
+            before[router]["heartbeat"]["rejected"]["stale"], router
+
+
+# argv[1] connections to the metrics port, left idle for argv[2] seconds; then how many the
+# server closed, and a scrape.
+IDLE_CLIENTS = r"""
+import socket, sys, time, urllib.request
+held = []
+for _ in range(int(sys.argv[1])):
+    sock = socket.socket()
+    sock.setblocking(False)
+    sock.connect_ex(("127.0.0.1", 9539))
+    held.append(sock)
+print("opened", len(held), flush=True)
+time.sleep(float(sys.argv[2]))
+closed = 0
+for sock in held:
+    try:
+        closed += sock.recv(1) == b""
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed += 1
+print("closed", closed, flush=True)
+for sock in held:
+    sock.close()
+body = urllib.request.urlopen("http://127.0.0.1:9539/metrics", timeout=5).read().decode()
+print("scraped", "lvs_cluster_pulse_active" in body, flush=True)
+"""
+
+
+def test_idle_metrics_clients_cost_pulse_nothing(cluster):
+    """500 connections to the metrics port that never send a request, held 8 s: the server
+    serves at most 16 at once (it closes the others as it accepts them, the rest wait in the
+    kernel's backlog) and drops an idle one after 5 s; meanwhile pulse keeps its heartbeats
+    and status, lvsd its checks; a scrape afterwards works."""
+    active = cluster.active_router()
+    before = {agent: cluster.status(active, agent) for agent in ("pulse", "lvsd")}
+    clients = IDLE_CLIENTS.replace('"', '\\"')
+    idle = cluster.spawn(active, f'python3 -c "{clients}" 500 8')
+    try:
+        time.sleep(7)
+        during = {agent: cluster.status(active, agent) for agent in ("pulse", "lvsd")}
+        output = idle.communicate(timeout=60)[0]
+    finally:
+        if idle.poll() is None:
+            idle.kill()
+    print(output)
+    assert "opened 500" in output and "scraped True" in output, output
+    for agent in ("pulse", "lvsd"):
+        assert during[agent]["updated"] > before[agent]["updated"] + 5, agent
+    assert during["pulse"]["heartbeat"]["received"] > before["pulse"]["heartbeat"]["received"]
+    assert during["lvsd"]["checks"]["total"] > before["lvsd"]["checks"]["total"]
+    assert during["pulse"]["transitions"] == before["pulse"]["transitions"]
+    assert cluster.vip_holders() == [active]
+
+
+def test_a_key_rotation_by_the_role_keeps_one_holder(cluster):
+    """A new router_heartbeat_key in the inventory and a run of the site playbook: the role
+    rotates in three steps with reloads (both accept the new key, both send with it, both
+    drop the old one), so neither router rejects the other's heartbeats: no takeover."""
+    active = cluster.active_router()
+    before = {r: cluster.status(r) for r in ROUTERS}
+    new_key = "a new heartbeat key for the lab, rotated by the role"
+    holders: list[list[str]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            holders.append(cluster.vip_holders())
+            time.sleep(0.3)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        cluster.reload(**DEFAULTS, router_virtual_servers=[web()], router_heartbeat_key=new_key)
+        time.sleep(2 * DEADTIME)
+    finally:
+        done.set()
+        watcher.join()
+    new_id = hashlib.sha256(new_key.encode()).hexdigest()[:12]
+    assert holders and all(h == [active] for h in holders), holders
+    for router in ROUTERS:
+        after = cluster.status(router)
+        assert after["heartbeat"]["key_ids"] == [new_id], router
+        assert after["pid"] == before[router]["pid"], f"pulse restarted on {router}"
+        assert after["transitions"] == before[router]["transitions"], router
+        assert after["heartbeat"]["rejected"]["bad_mac"] == \
+            before[router]["heartbeat"]["rejected"]["bad_mac"], router
+        assert cluster.ssh(router, "test ! -e /etc/lvs-cluster/heartbeat.key.accept",
+                           check=False).returncode == 0
 
 
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):

@@ -53,6 +53,23 @@ def test_bad_addresses_exit_2(capsys):
     assert nanny.main(["-h", "10.0.0.2", "--lvs", "-M", "x", "-V", VIP]) == 2
 
 
+@pytest.mark.parametrize("server, virtual, words", [
+    ("224.0.0.9", VIP, "224.0.0.9 is a multicast address"),
+    ("255.255.255.255", VIP, "is the broadcast address"),
+    ("fe80::2", "2001:db8::10", "fe80::2 is link-local"),
+    ("fe80::2%eth0", "2001:db8::10", "fe80::2%eth0 has zone index %eth0"),
+])
+def test_a_server_the_kernel_refuses_exits_2(capsys, server, virtual, words):
+    # issue #12, point 8: the IPVS modules' rules for a real server, before IPVS is opened
+    def no_ipvs():
+        raise OSError("IPVS must not be opened for a refused server")
+
+    assert nanny.main(["-h", server, "-V", virtual, "--lvs"], kernel_factory=no_ipvs) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nanny: -h/--server: ")
+    assert words in err
+
+
 def test_builtin_http_check_on_port_80():
     n = nanny.Nanny(parse("-h", "10.0.0.2", "-V", VIP, "--lvs"), None)
     assert n.spec.send == b"GET / HTTP/1.0\r\n\r\n" and n.spec.expect == b"HTTP"

@@ -84,7 +84,8 @@ class Node:
         self.process = None
 
     def start(self, *extra):
-        env = {**os.environ, "PYTHONPATH": self.pythonpath, "LVS_CLUSTER_RUN_DIR": str(self.dir)}
+        env = {**os.environ, "PYTHONPATH": self.pythonpath, "LVS_CLUSTER_RUN_DIR": str(self.dir),
+               "LVS_CLUSTER_STATE_DIR": str(self.dir / "state")}
         env.pop("NOTIFY_SOCKET", None)
         self.stderr = open(self.dir / "stderr.log", "ab")  # noqa: SIM115 - closed in stop()
         with open(self.dir / "pulse.json", "w"):
@@ -226,7 +227,7 @@ def test_sigterm_of_the_active_hands_over_at_once(cluster):
 
 
 def forged(sender, running=False, key=None, **fields):
-    values = {"epoch": 1, "sequence": 1, "timestamp_ms": int(time.time() * 1000), **fields}
+    values = {"epoch": 1, "sequence": 1, "clock_ms": int(time.monotonic() * 1000), **fields}
     heartbeat = hb.Heartbeat(running, hb.ROLE_PRIMARY, sender, **values)
     return hb.encode(heartbeat, key or KEY.strip())
 
@@ -267,12 +268,14 @@ def test_a_restarted_pulse_holding_its_vips_resumes_without_touching_them(cluste
 def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     master, backup = start_pair(cluster)
     before = backup.status()
-    now_ms = int(time.time() * 1000)
+    epoch = master.status()["heartbeat"]["epoch"]
     datagrams = {
         "bad_mac": forged(MASTER_IP, key=b"not the key at all, 32 bytes...."),
         "legacy": hb.encode_legacy(False),
-        "stale": forged(MASTER_IP, timestamp_ms=now_ms - 10_000),
-        "replay": forged(MASTER_IP, timestamp_ms=now_ms - 1000, epoch=12345),
+        # the master's epoch, a sequence ahead of its own, sent 10 s before its clock's now
+        "stale": forged(MASTER_IP, epoch=epoch, sequence=2**40,
+                        clock_ms=int(time.monotonic() * 1000) - 10_000),
+        "replay": forged(MASTER_IP, epoch=epoch - 1),
         "malformed": b"LVSH\x01" + b"\0" * 20,
     }
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
@@ -304,6 +307,30 @@ def test_forged_replayed_and_legacy_datagrams_change_nothing(cluster):
     assert not backup.calls("ensure_address")
 
 
+def test_a_restarted_pulse_remembers_the_peer_and_starts_a_larger_epoch(cluster):
+    """The peer's last (epoch, sequence) is kept in the state directory: a heartbeat the backup
+    accepted before its restart is a replay after it. Its own next epoch is larger."""
+    master, backup = start_pair(cluster)
+    epoch = backup.status()["heartbeat"]["epoch"]
+    backup.signal(signal.SIGTERM)
+    assert backup.process.wait(10) == 0
+    stored = json.loads((backup.dir / "state" / "heartbeat.json").read_text())
+    assert stored["epoch"] == epoch
+    master_epoch, sequence = stored["peers"][MASTER_IP]
+    assert master_epoch == master.status()["heartbeat"]["epoch"] and sequence > 0
+    backup.start()
+    wait_for(lambda: settled(master, backup), what="backup standby again")
+    assert backup.status()["heartbeat"]["epoch"] > epoch
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture_replayer:
+        capture_replayer.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        capture_replayer.bind((MASTER_IP, backup.port))
+        capture_replayer.sendto(forged(MASTER_IP, running=False, epoch=master_epoch,
+                                       sequence=sequence), (BACKUP_IP, backup.port))
+    wait_for(lambda: backup.status()["heartbeat"]["rejected"]["replay"] == 1,
+             what="the replay counted")
+    stays(lambda: settled(master, backup), 0.5)
+
+
 # A flood of heartbeat-shaped datagrams (right length, magic and version, so each one costs an
 # HMAC if it reaches the verifier) at full speed to the backup's heartbeat port, from a stranger
 # and from the master's address on another port, until the file named by argv[4] disappears.
@@ -316,7 +343,7 @@ for source in sys.argv[3].split(","):
     sock.bind((source, 0))
     sock.setblocking(False)
     senders.append(sock)
-body = b"LVSH" + bytes([1, 1, 0, 0]) + os.urandom(16 + 24 + 32)
+body = b"LVSH" + bytes([2, 1, 0, 0]) + os.urandom(16 + 24 + 32)
 sent = 0
 while os.path.exists(sys.argv[4]):
     for sock in senders:
@@ -367,6 +394,48 @@ def test_bad_lvs_cf_names_file_and_line(cluster):
     lines = len(node.config.read_text().splitlines())
     assert f"{node.config} line {lines}" in node.log()
     assert "Traceback" not in node.log()
+
+
+def test_a_key_rotation_by_sighup_keeps_the_pair(cluster):
+    """The role's rotation: both routers also accept the new key; each sends with it (the old
+    one still accepted); the old one is dropped - a SIGHUP after each step, no restart. Never
+    a rejected heartbeat, never a transition."""
+    new_key = b"the next heartbeat key, 32 bytes"
+    nodes = (cluster["master"], cluster["backup"])
+
+    def write(node, name, content):
+        path = node.dir / name
+        path.write_bytes(content)
+        path.chmod(0o600)
+        return path
+
+    for node in nodes:
+        node.config.write_text(lvs_cf(node.port, write(node, "heartbeat.key", KEY)))
+    master, backup = start_pair(cluster)
+    before = {node: node.status() for node in nodes}
+
+    def step(node, send, accept):
+        write(node, "heartbeat.key", send)
+        if accept is None:
+            (node.dir / "heartbeat.key.accept").unlink()
+        else:
+            write(node, "heartbeat.key.accept", accept)
+        node.signal(signal.SIGHUP)
+        ids = [hb.key_id(key.strip()) for key in (send, accept) if key is not None]
+        wait_for(lambda: node.status()["heartbeat"]["key_ids"] == ids, what=f"keys {ids}")
+        stays(lambda: settled(master, backup), 2 * DEADTIME)
+
+    for node in nodes:
+        step(node, KEY, new_key)
+    for node in nodes:
+        step(node, new_key, KEY)
+    for node in nodes:
+        step(node, new_key, None)
+    for node in nodes:
+        after = node.status()
+        assert after["transitions"] == before[node]["transitions"]
+        assert after["heartbeat"]["rejected"] == before[node]["heartbeat"]["rejected"]
+        assert "keys: sending with" in node.log()
 
 
 def test_sighup_adds_a_vip_while_active(cluster):

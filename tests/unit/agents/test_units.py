@@ -66,7 +66,7 @@ def test_sections(unit):
 
 
 @pytest.mark.parametrize(("section", "key", "value"), [
-    ("Unit", "After", "network-online.target"),
+    ("Unit", "After", "network-online.target time-sync.target"),
     ("Unit", "Wants", "network-online.target"),
     ("Install", "WantedBy", "multi-user.target"),
     ("Service", "Type", "notify"),
@@ -83,6 +83,8 @@ def test_sections(unit):
     ("Service", "ProtectSystem", "strict"),
     ("Service", "ReadWritePaths", "/run/lvs-cluster"),
     ("Service", "RuntimeDirectory", "lvs-cluster"),
+    ("Service", "StateDirectory", "lvs-cluster"),
+    ("Service", "StateDirectoryMode", "0700"),
     ("Service", "ProtectHome", "yes"),
     ("Service", "PrivateTmp", "yes"),
     ("Service", "ProtectKernelTunables", "no"),

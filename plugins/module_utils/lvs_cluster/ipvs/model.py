@@ -15,7 +15,9 @@ Representation choices:
 * forwarding methods are ``nat`` (masquerading, ipvsadm -m), ``direct`` (gatewaying, -g),
   ``tunnel`` (ipip, -i) and ``local``.
 
-Constructors check their values and raise ValueError for an inconsistent object.
+Constructors check their values and raise ValueError for an inconsistent object. They accept
+whatever the kernel can hold, since the table read back is made of the same values; what the
+kernel refuses or gets wrong in a declared object is ``input_rules``' job.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from typing import TYPE_CHECKING
 from .. import vocabulary
 from ..vocabulary import FAMILIES, PROTOCOLS, SERVICE_FLAGS, TUNNEL_FLAGS, TUNNEL_TYPES
 from ..vocabulary import FORWARDING as FORWARDING_METHODS
+from .input_rules import zone_problem
 
 MAX_FWMARK = 0xFFFFFFFF
 
 
 def _canonical_address(address: str, family: str, what: str) -> str:
+    zone = zone_problem(address)  # Python reads it, the kernel's 16 bytes have no room for it
+    if zone:
+        raise ValueError(f"{what}: {zone}")
     canonical = vocabulary.canonical_ip(address)
     if canonical is None:
         raise ValueError(f"{what}: invalid IP address {address!r}")

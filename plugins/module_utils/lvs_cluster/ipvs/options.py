@@ -18,7 +18,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 
 from .. import vocabulary
-from . import codec
+from . import codec, input_rules
 from .model import Destination, Service
 
 DEFAULT_SCHEDULER = vocabulary.DEFAULT_SCHEDULER
@@ -123,6 +123,16 @@ def _model(where: str, build: Callable[[], object]):
         raise ParamError(where, text) from None
 
 
+# input_rules names the model's fields; the options call some of them otherwise.
+_RULE_FIELDS = {"timeout": "persistence_timeout", "netmask": "persistence_netmask"}
+
+
+def _check(problem: tuple[str, str] | None, where: str) -> None:
+    if problem:
+        field, reason = problem
+        raise ParamError(_join(where, _RULE_FIELDS.get(field, field)), reason)
+
+
 def _family_of(address: str, where: str) -> str:
     family = vocabulary.ip_family(address)
     if family is None:
@@ -139,7 +149,8 @@ def _int(value: object, where: str, name: str, low: int = 0, high: int = 0x7FFFF
 def netmask_prefix(value: object, family: str, where: str = "") -> int | None:
     """persistence_netmask -> prefix length (None: the full length, per-client persistence).
 
-    IPv4 takes a dotted mask (255.255.255.0) or a prefix length; IPv6 a prefix length.
+    IPv4 takes a dotted mask (255.255.255.0) or a prefix length (0-32); IPv6 a prefix length
+    (1-128).
     """
     field = _join(where, "persistence_netmask")
     if value is None or value == "":
@@ -150,11 +161,12 @@ def netmask_prefix(value: object, family: str, where: str = "") -> int | None:
     text = str(value).strip().lstrip("/")
     if text.isdigit():
         prefix = int(text)
-        if not 0 <= prefix <= full:
-            raise ParamError(field, f"prefix length 0-{full} expected, got {value!r}")
+        problem = input_rules.persistence_prefix_problem(prefix, family)
+        if problem:
+            raise ParamError(field, problem)
         return None if prefix == full else prefix
     if family == "inet6":
-        raise ParamError(field, f"an IPv6 service takes a prefix length (0-128), got {value!r}")
+        raise ParamError(field, f"an IPv6 service takes a prefix length (1-128), got {value!r}")
     if vocabulary.canonical_ip(text) is None or ":" in text:
         raise ParamError(field, f"a dotted mask or prefix length expected, got {value!r}")
     prefix = vocabulary.netmask_prefix_length(text)
@@ -163,8 +175,14 @@ def netmask_prefix(value: object, family: str, where: str = "") -> int | None:
     return None if prefix == 32 else prefix
 
 
-def service_from_params(params: Mapping[str, object], where: str = "") -> Service:
-    """A Service from ipvs_service-style options (identity and options, defaults filled)."""
+def service_from_params(params: Mapping[str, object], where: str = "",
+                        identity_only: bool = False) -> Service:
+    """A Service from ipvs_service-style options (identity and options, defaults filled).
+
+    A declared service must also pass ``input_rules``; with ``identity_only`` (a service to
+    remove, or to look up) only its identity matters, so one made elsewhere that the rules
+    refuse (port 0 without persistence, say) can still be named.
+    """
     address = params.get("address")
     fwmark = params.get("fwmark")
     family = params.get("family")
@@ -198,15 +216,23 @@ def service_from_params(params: Mapping[str, object], where: str = "") -> Servic
                              f"{flag} needs scheduler {wanted}, not {scheduler}")
     if params.get("one_packet"):
         flags.add("one-packet")
-    timeout = _int(params.get("persistence_timeout") or 0, where, "persistence_timeout")
+    timeout = params.get("persistence_timeout") or 0
+    if isinstance(timeout, bool) or not isinstance(timeout, int):
+        raise ParamError(_join(where, "persistence_timeout"), f"seconds expected, got {timeout!r}")
+    problem = input_rules.persistence_timeout_problem(timeout)
+    if problem:
+        raise ParamError(_join(where, "persistence_timeout"), problem)
     if timeout:
         flags.add("persistent")
     netmask = netmask_prefix(params.get("persistence_netmask"), family, where)
     pe_name = params.get("pe_name") or None
-    return _model(where, lambda: Service(
+    service = _model(where, lambda: Service(
         family, protocol, address if fwmark is None else None, port, fwmark=fwmark,
         scheduler=scheduler, flags=frozenset(flags), timeout=timeout, netmask=netmask,
         pe_name=pe_name))
+    if not identity_only:
+        _check(input_rules.service_problem(service), where)
+    return service
 
 
 def destination_from_params(params: Mapping[str, object], service: Service,
@@ -248,10 +274,12 @@ def destination_from_params(params: Mapping[str, object], service: Service,
             raise ParamError(_join(where, "tunnel_flags"),
                              "nocsum excludes csum and remcsum")
         tunnel_flags = set()  # no checksum is no flag at all in the kernel
-    return _model(where, lambda: Destination(
+    dest = _model(where, lambda: Destination(
         address=str(address), port=port, forwarding=forwarding, weight=weight,
         upper_threshold=upper, lower_threshold=lower, tunnel_type=tunnel_type,
         tunnel_port=tunnel_port, tunnel_flags=frozenset(tunnel_flags)))
+    _check(input_rules.destination_problem(dest), where)
+    return dest
 
 
 def table_from_params(services: Iterable[Mapping[str, object]], where: str = "services"
@@ -291,8 +319,9 @@ def timeouts_from_params(wanted: Mapping[str, int | None] | None) -> dict[str, i
     """The timeouts given (``timeouts`` of ipvs_table), each at least one second; {} for none."""
     given = {name: value for name, value in (wanted or {}).items() if value is not None}
     for name, value in given.items():
-        if value < 1:
-            raise ParamError(f"timeouts.{name}", f"seconds >= 1 expected, got {value}")
+        problem = input_rules.connection_timeout_problem(value, 1)
+        if problem:
+            raise ParamError(f"timeouts.{name}", problem)
     return given
 
 
@@ -305,10 +334,10 @@ def daemon_from_params(params: Mapping[str, object], where: str) -> codec.SyncDa
             raise ParamError(f"{where}.{name}", f"{low}-{high} expected, got {value}")
     group = params.get("group")
     if group is not None:
-        canonical = vocabulary.canonical_ip(str(group))
-        if canonical is None:
-            raise ParamError(f"{where}.group", f"invalid IP address {group!r}")
-        group = canonical
+        problem = input_rules.sync_group_problem(str(group))
+        if problem:
+            raise ParamError(f"{where}.group", problem)
+        group = vocabulary.canonical_ip(str(group))
     return codec.SyncDaemon(state=params["state"], interface=params["interface"],
                             sync_id=params.get("sync_id") or 0, max_len=params.get("max_len"),
                             group=group, port=params.get("port"), ttl=params.get("ttl"))

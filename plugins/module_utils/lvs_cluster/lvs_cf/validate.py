@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..ipvs import input_rules
 from ..vocabulary import canonical_ip, ip_family
 from .errors import LvsCfError, LvsCfWarning
 from .ipvs import destination_port, forwarding_for_server, service_for_virtual
@@ -29,6 +30,8 @@ from .values import mask_problem, string_problem
 MAX_INT = 0x7FFFFFFF  # Piranha read numbers into C ints
 MAX_FWMARK = 0xFFFFFFFF
 MAX_DEVICE_NAME = 15  # IFNAMSIZ - 1
+# input_rules names the IPVS model's fields; lvs.cf calls some of them otherwise.
+_KEY_OF_FIELD = {"timeout": "persistent", "netmask": "pmask"}
 
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.10 on the target
     from typing import Union
@@ -208,6 +211,10 @@ class _Validator:
         for key in ("tcp_timeout", "tcpfin_timeout", "udp_timeout", "monitor_links"):
             if getattr(config, key) < 0:
                 raise self.error(config, key, "a negative value is not allowed")
+        for key in ("tcp_timeout", "tcpfin_timeout", "udp_timeout"):  # 0: the kernel's
+            problem = input_rules.connection_timeout_problem(getattr(config, key), 0)
+            if problem:
+                raise self.error(config, key, problem)
         problem = _device_problem(config.syncd_iface)
         if problem:
             raise self.error(config, "syncd_iface", problem)
@@ -255,9 +262,6 @@ class _Validator:
         if virtual.fwmark is not None and not 1 <= virtual.fwmark <= MAX_FWMARK:
             raise self.error(virtual, "fwmark", f"fwmark must be 1-{MAX_FWMARK} (leave it out for "
                                                 "a service without firewall mark)")
-        if virtual.port == 0 and virtual.fwmark is None and virtual.persistent <= 0:
-            raise self.error(virtual, "port", "port 0 (all ports) is only valid for a persistent "
-                                              "service")
         self.check_scheduler_flags(virtual)
         for key in ("persistent", "timeout", "reentry"):
             if getattr(virtual, key) < 0:
@@ -267,6 +271,9 @@ class _Validator:
             if value is not None and value < 1:
                 raise self.error(virtual, key, "at least 1 expected")
         self.check_pmask(virtual, vip)
+        self.check_service_rules(virtual)
+        if virtual.sorry_server is not None:
+            self.check_real_server_address(virtual, "sorry_server", virtual.sorry_server)
         if virtual.timeout == 0:
             self.warn(virtual, "timeout", "timeout = 0 made Piranha's nanny divide by zero; it "
                                           "is the check period, use at least 1")
@@ -299,9 +306,18 @@ class _Validator:
         elif virtual.pmask == "0.0.0.0":
             self.warn(virtual, "pmask", "0.0.0.0 is ignored (as by Piranha): persistence stays "
                                         "per client")
-        elif virtual.pmask == 0:
-            raise self.error(virtual, "pmask", "prefix length 0 would share one persistence "
-                                               "template among all clients")
+
+    def check_service_rules(self, virtual: VirtualService) -> None:
+        """What the kernel refuses or gets wrong in the service: the IPVS modules' rules."""
+        problem = input_rules.service_problem(service_for_virtual(virtual))
+        if problem:
+            field, reason = problem
+            raise self.error(virtual, _KEY_OF_FIELD.get(field, field), reason)
+
+    def check_real_server_address(self, block: Block, key: str, address: str) -> None:
+        problem = input_rules.real_server_address_problem(address)
+        if problem:
+            raise self.error(block, key, f"invalid host name or ip address: {problem}")
 
     def check_server(self, virtual: VirtualService, server: RealServer, vip: str) -> None:
         self.check_values(server)
@@ -309,6 +325,7 @@ class _Validator:
             raise self.error(server, "address", "missing: 'address = IP' is required")
         self.same_family(server, "address", server.address, vip,
                          f"virtual {virtual.name}'s address")
+        self.check_real_server_address(server, "address", server.address)
         if server.port is None or not 0 <= server.port <= 65535:
             raise self.error(server, "port", f"port {server.port} is outside 0-65535")
         if server.weight < 0:
@@ -402,14 +419,13 @@ def _address_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return "IP address expected"
     family = ip_family(value)
-    if family is None or "%" in value:
+    if family is None or input_rules.zone_problem(value):
         return f"invalid host name or ip address {value!r}"
-    if value in ("0.0.0.0", "::"):
-        return f"invalid host name or ip address: {value} is not a usable address"
     canonical = canonical_ip(value)
     if canonical != value:
         return f"{value!r} is not written canonically (write {canonical})"
-    return None
+    problem = input_rules.host_address_problem(value)
+    return f"invalid host name or ip address: {problem}" if problem else None
 
 
 def _string_value_problem(value: Any) -> str | None:

@@ -23,6 +23,8 @@ from plugins.module_utils.lvs_cluster.lvs_cf.model import (
 )
 
 MAX_INT = 0x7FFFFFFF
+MAX_PERSISTENCE_TIMEOUT = 4294967  # (2**32 - 1) // HZ at HZ=1000: longer wraps in the kernel
+MAX_CONNECTION_TIMEOUT = 2147483  # INT_MAX // HZ at HZ=1000: the kernel refuses longer
 
 # Values are drawn from samples (one draw each: whole models need hundreds of draws already);
 # arbitrary strings get their own round-trip test in test_lvs_cf_render.py.
@@ -38,13 +40,25 @@ optional_strings = st.none() | strings
 names = st.sampled_from(NAME_SAMPLES)
 devices = st.text(st.sampled_from("abehtx0189.:_-"), min_size=1, max_size=15)
 seconds = st.integers(min_value=0, max_value=MAX_INT)
+connection_timeouts = st.integers(min_value=0, max_value=MAX_CONNECTION_TIMEOUT)
 keepalive_seconds = st.floats(0.001, 1e6) | st.integers(1, 3600).map(float)
 
+
+def _one_host(address):
+    """Not multicast, IPv4-mapped or link-local: IPv6 addresses that no VIP or real server can
+    have (issue #12, point 8)."""
+    parsed = ipaddress.IPv6Address(address)
+    return not parsed.is_multicast and parsed.ipv4_mapped is None and not parsed.is_link_local
+
+
 ADDRESSES = {
-    4: st.integers(1, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
-    # Mostly one /64 (cheap to draw), sometimes anywhere, with the IPv4-mapped forms.
+    # 1.0.0.0-223.255.255.255 and 240.0.0.0-255.255.255.254: neither 0.0.0.0/8, multicast nor
+    # the broadcast address
+    4: (st.integers(0x01000000, 0xDFFFFFFF) | st.integers(0xF0000000, 0xFFFFFFFE))
+    .map(lambda n: str(ipaddress.IPv4Address(n))),
+    # Mostly one /64 (cheap to draw), sometimes anywhere.
     6: st.integers(1, 2**16).map(lambda n: str(ipaddress.IPv6Address(0x20010DB8 << 96 | n)))
-    | st.integers(1, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+    | st.integers(1, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))).filter(_one_host),
 }
 OPTIONAL_ADDRESSES = {version: st.none() | ADDRESSES[version] for version in (4, 6)}
 NETMASKS = {
@@ -76,7 +90,8 @@ def _virtual_options(version):
         "port": st.integers(1, 65535),
         "protocol": st.sampled_from(("tcp", "udp")),
         "fwmark": _optional(st.integers(1, 0xFFFFFFFF)),
-        "persistent": st.sampled_from((0, 300)) | st.integers(0, MAX_INT),
+        "persistent": st.sampled_from((0, 300, MAX_PERSISTENCE_TIMEOUT))
+        | st.integers(0, MAX_PERSISTENCE_TIMEOUT),
         "pmask": _optional(PERSISTENCE_MASKS[version]),
         "timeout": st.integers(0, 3600),
         "reentry": seconds,
@@ -186,9 +201,9 @@ GLOBAL_OPTIONS = st.fixed_dictionaries({
     "syncdaemon": st.booleans(),
     "syncd_iface": devices,
     "syncd_id": st.integers(0, 255),
-    "tcp_timeout": seconds,
-    "tcpfin_timeout": seconds,
-    "udp_timeout": seconds,
+    "tcp_timeout": connection_timeouts,
+    "tcpfin_timeout": connection_timeouts,
+    "udp_timeout": connection_timeouts,
     "hard_shutdown": st.booleans(),
     "active_cmd": optional_strings,
     "inactive_cmd": optional_strings,

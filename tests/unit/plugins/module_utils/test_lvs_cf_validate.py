@@ -3,6 +3,7 @@
 """Semantic validation: the errors it raises (with the line of the key or block) and the
 warnings for Piranha traps."""
 
+import ipaddress
 from dataclasses import replace
 
 import pytest
@@ -92,9 +93,6 @@ ERRORS = [
      "virtual v", "vip_nmask", "Bad subnet mask specified: an IPv6 netmask is a prefix length"),
     ("nat_nmask of another family", HEADER + "nat_router = 10.0.0.254 eth1:1\nnat_nmask = 64\n"
      + virtual(), 3, None, "nat_nmask", "Bad subnet mask specified"),
-    ("persistence prefix 0", HEADER + virtual("    persistent = 60\n    pmask = 0\n",
-                                              address="2001:db8::10 eth0:1"), 6, "virtual v",
-     "pmask", "prefix length 0 would share"),
     ("port 0 without persistence", HEADER + virtual("    port = 0\n"), 5, "virtual v", "port",
      "port 0 (all ports) is only valid for a persistent service"),
     ("port out of range", HEADER + virtual("    port = 70000\n"), 5, "virtual v", "port",
@@ -141,6 +139,62 @@ ERRORS = [
      + virtual("    fwmark = 7\n    persistent = 60\n", name="w", address="192.0.2.11 eth0:2"),
      11, "virtual w", "fwmark", "same IPVS service (fwmark 7) as active virtual 'v'"),
 ]
+
+
+# Input the kernel refuses or wraps (issue #12, point 8): the same rules as the IPVS modules.
+V6 = "2001:db8::10 eth0:1"
+MAPPED = str(ipaddress.ip_address("::ffff:10.0.0.1"))  # ::ffff:a00:1 before Python 3.13
+KERNEL_ERRORS = [
+    ("persistence timeout that wraps", HEADER + virtual("    persistent = 4294968\n"), 5,
+     "virtual v", "persistent", "0-4294967 seconds expected"),
+    ("IPv6 persistence prefix 0", HEADER + virtual("    persistent = 60\n    pmask = 0\n",
+                                                   address=V6), 6, "virtual v", "pmask",
+     "an IPv6 persistence netmask is a prefix length 1-128"),
+    ("multicast VIP", HEADER + virtual(address="224.0.0.18 eth0:1"), 4, "virtual v", "address",
+     "invalid host name or ip address: 224.0.0.18 is a multicast address"),
+    ("multicast VIP of a fwmark service",
+     HEADER + virtual("    fwmark = 3\n    persistent = 60\n", address="ff05::1 eth0:1"), 4,
+     "virtual v", "address", "invalid host name or ip address: ff05::1 is a multicast address"),
+    ("broadcast VIP", HEADER + virtual(address="255.255.255.255 eth0:1"), 4, "virtual v",
+     "address", "invalid host name or ip address: 255.255.255.255 is the broadcast address"),
+    ("this-network real server", HEADER + virtual(server(address="0.0.0.7")), 6,
+     "virtual v: server s", "address", "invalid host name or ip address: 0.0.0.7 is in 0.0.0.0/8"),
+    ("broadcast real server", HEADER + virtual(server(address="255.255.255.255")), 6,
+     "virtual v: server s", "address", "invalid host name or ip address: 255.255.255.255 is the "
+                                       "broadcast address"),
+    ("link-local real server", HEADER + virtual(server(address="fe80::5"), address=V6), 6,
+     "virtual v: server s", "address", "invalid host name or ip address: fe80::5 is link-local"),
+    ("multicast sorry server", HEADER + virtual("    sorry_server = ff02::1\n", address=V6), 5,
+     "virtual v", "sorry_server", "invalid host name or ip address: ff02::1 is a multicast "
+                                  "address"),
+    ("IPv4-mapped real server", HEADER + virtual(server(address=MAPPED), address=V6), 6,
+     "virtual v: server s", "address", f"invalid host name or ip address: {MAPPED} is "
+                                       "IPv4-mapped"),
+    ("multicast failover address",
+     HEADER + virtual() + "failover f {\n    address = 224.0.0.9 eth0:2\n}\n", 7, "failover f",
+     "address", "invalid host name or ip address: 224.0.0.9 is a multicast address"),
+    ("connection timeout above INT_MAX / HZ", HEADER + "tcp_timeout = 2147484\n" + virtual(), 2,
+     None, "tcp_timeout", "0-2147483 seconds expected"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "block", "key", "reason"),
+                         [case[1:] for case in KERNEL_ERRORS],
+                         ids=[case[0] for case in KERNEL_ERRORS])
+def test_input_the_kernel_refuses_or_wraps(text, line, block, key, reason):
+    err = error_of(text)
+    assert err.reason.startswith(reason)
+    assert (err.line, err.block, err.key) == (line, block, key)
+    assert f"lvs.cf line {line}: " in str(err)
+
+
+def test_input_at_the_kernel_limits_is_valid():
+    text = (HEADER + "tcp_timeout = 2147483\n"
+            + virtual("    port = 0\n    persistent = 4294967\n" + server(address="127.0.0.1"))
+            + virtual("    persistent = 60\n    pmask = 1\n", name="w",
+                      address="2001:db8::10 eth0:2")
+            + virtual(name="l", address="127.0.0.100 lo:1"))
+    assert warnings_of(text) == ()
 
 
 @pytest.mark.parametrize(("text", "line", "block", "key", "reason"),

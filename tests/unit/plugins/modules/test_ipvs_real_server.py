@@ -234,3 +234,52 @@ def test_bad_options_fail_naming_the_option(run, web, args, field, words):
     assert result["field"] == field
     assert words in result["msg"]
     assert web.writes == 0
+
+
+# -- input the kernel refuses or wraps (issue #12, point 8) ---------------------------------------
+# Refused naming the option before the module opens the netlink socket: no traceback, and not
+# the kernel's bare EINVAL.
+
+SVC6 = {"address": "2001:db8::10", "port": 80}
+
+REFUSED_DESTINATIONS = [
+    ("zone index", dict(service=SVC6, address="fe80::5%eth0"), "address", "zone index %eth0"),
+    ("zone index of the service", dict(service={"address": "fe80::1%eth0", "port": 80},
+                                       address="2001:db8:1::5"), "service.address",
+     "zone index %eth0"),
+    ("IPv4 multicast", dict(service=SVC, address="239.1.1.1"), "address", "multicast"),
+    ("IPv6 multicast", dict(service=SVC6, address="ff05::2"), "address", "multicast"),
+    ("IPv4 unspecified", dict(service=SVC, address="0.0.0.0"), "address", "unspecified"),
+    ("IPv6 unspecified", dict(service=SVC6, address="::"), "address", "unspecified"),
+    ("this network", dict(service=SVC, address="0.0.0.7"), "address", "0.0.0.0/8"),
+    ("broadcast", dict(service=SVC, address="255.255.255.255"), "address", "broadcast"),
+    ("IPv6 link-local", dict(service=SVC6, address="fe80::5"), "address", "link-local"),
+    ("IPv4-mapped", dict(service=SVC6, address="::ffff:10.0.0.1"), "address",
+     "write it as 10.0.0.1"),
+]
+
+
+@pytest.mark.parametrize("args, field, words", [case[1:] for case in REFUSED_DESTINATIONS],
+                         ids=[case[0] for case in REFUSED_DESTINATIONS])
+def test_input_the_kernel_refuses_fails_naming_the_option(run, fake, args, field, words):
+    fake.load({service(80): [], service(80, "2001:db8::10"): []})
+    result = run(**args)
+    assert result.failed
+    assert result["field"] == field
+    assert result["msg"].startswith(f"{field}: ")
+    assert words in result["msg"]
+    assert fake.messages == 0
+
+
+def test_a_loopback_real_server_is_a_local_one(run, web):
+    # 127.0.0.1 is this host (a sorry server on the director, say): the kernel takes it
+    assert run(service=SVC, address="127.0.0.1", port=8080, forwarding="nat")["changed"] is True
+    assert rules(web)[1:] == ["-a -t 192.0.2.10:80 -r 127.0.0.1:8080 -m -w 1"]
+
+
+def test_the_service_rules_do_not_apply_to_the_service_named(run, fake):
+    # the service is only looked up: a persistent any-port service made elsewhere is found
+    fake.load({service(0, flags={"persistent"}, timeout=60): []})
+    result = run(service={"address": "192.0.2.10", "port": 0}, address="10.0.0.1", port=0)
+    assert not result.failed, result
+    assert result["changed"] is True

@@ -253,3 +253,86 @@ def test_other_socket_errors_fail_cleanly(run, monkeypatch):
     result = run(**WEB)
     assert result.failed
     assert "cannot open a generic netlink socket" in result["msg"]
+
+
+# -- input the kernel refuses or wraps (issue #12, point 8) ---------------------------------------
+# Each is refused naming its option, before the module opens the netlink socket: no traceback,
+# no message to the kernel at all.
+
+REFUSED_SERVICES = [
+    ("zone index", dict(address="fe80::1%eth0", port=80), "address",
+     "zone index %eth0"),
+    ("IPv6 persistence prefix 0",
+     dict(address="2001:db8::10", port=443, persistence_timeout=60, persistence_netmask=0),
+     "persistence_netmask", "an IPv6 persistence netmask is a prefix length 1-128"),
+    ("scheduler of 16 bytes", dict(WEB, scheduler="x" * 16), "scheduler",
+     "longer than 15 bytes"),
+    ("scheduler of 16 bytes in 8 characters", dict(WEB, scheduler="\u00e9" * 8), "scheduler",
+     "longer than 15 bytes"),
+    ("scheduler with NUL", dict(WEB, scheduler="rr\x00x"), "scheduler", "NUL"),
+    ("persistence engine of 16 bytes", dict(WEB, persistence_timeout=60, pe_name="s" * 16),
+     "pe_name", "longer than 15 bytes"),
+    ("persistence engine with NUL", dict(WEB, persistence_timeout=60, pe_name="sip\x00"),
+     "pe_name", "NUL"),
+    ("persistence timeout that wraps", dict(WEB, persistence_timeout=4294968),
+     "persistence_timeout", "0-4294967 seconds"),
+    ("persistence timeout far above", dict(WEB, persistence_timeout=2**32), "persistence_timeout",
+     "0-4294967 seconds"),
+    ("negative persistence timeout", dict(WEB, persistence_timeout=-1), "persistence_timeout",
+     "0-4294967 seconds"),
+    ("port 0 without persistence", dict(address="192.0.2.10", port=0), "port",
+     "port 0 (all ports) is only valid for a persistent service"),
+    ("IPv4 multicast VIP", dict(address="224.0.0.18", port=80), "address", "multicast"),
+    ("IPv6 multicast VIP", dict(address="ff02::1", port=80), "address", "multicast"),
+    ("IPv4 unspecified VIP", dict(address="0.0.0.0", port=80), "address", "unspecified"),
+    ("IPv6 unspecified VIP", dict(address="::", port=80), "address", "unspecified"),
+    ("this-network VIP", dict(address="0.1.2.3", port=80), "address", "0.0.0.0/8"),
+    ("broadcast VIP", dict(address="255.255.255.255", port=80), "address", "broadcast"),
+    ("IPv4-mapped VIP", dict(address="::ffff:192.0.2.10", port=80), "address",
+     "write it as 192.0.2.10"),
+]
+
+
+@pytest.mark.parametrize("args, field, words", [case[1:] for case in REFUSED_SERVICES],
+                         ids=[case[0] for case in REFUSED_SERVICES])
+def test_input_the_kernel_refuses_or_wraps_fails_naming_the_option(run, monkeypatch, args,
+                                                                   field, words):
+    fake_kernel = install(monkeypatch, FakeIpvsKernel())
+    result = run(**args)
+    assert result.failed
+    assert result["field"] == field
+    assert result["msg"].startswith(f"{field}: ")
+    assert words in result["msg"]
+    assert fake_kernel.messages == 0
+
+
+@pytest.mark.parametrize("args, rule", [
+    # the limits themselves are accepted, and read back unwrapped even at HZ=1000
+    (dict(WEB, persistence_timeout=4294967), "-A -t 192.0.2.10:80 -s wlc -p 4294967"),
+    (dict(address="2001:db8::10", port=443, persistence_timeout=60, persistence_netmask=1),
+     "-A -t [2001:db8::10]:443 -s wlc -p 60 -M 1"),
+    (dict(address="192.0.2.10", port=0, persistence_timeout=60), "-A -t 192.0.2.10:0 -s wlc -p 60"),
+    (dict(WEB, persistence_timeout=60, persistence_netmask=0),
+     "-A -t 192.0.2.10:80 -s wlc -p 60 -M 0.0.0.0"),
+    # a loopback VIP serves this host's own clients (the kernel takes it; so do we)
+    (dict(address="127.0.0.100", port=80), "-A -t 127.0.0.100:80 -s wlc"),
+])
+def test_input_at_the_limits_is_applied_as_given(run, monkeypatch, args, rule):
+    fake_kernel = install(monkeypatch, FakeIpvsKernel(hz=1000))
+    assert run(**args)["changed"] is True
+    assert rules(fake_kernel) == [rule]
+    assert run(**args)["changed"] is False
+
+
+def test_a_scheduler_name_of_15_bytes_reaches_the_kernel(run, fake):
+    result = run(**WEB, scheduler="x" * 15)
+    assert result.failed
+    assert result["errno"] == "ENOENT"  # the kernel has no such scheduler: not our refusal
+    assert "field" not in result
+
+
+def test_a_service_the_rules_refuse_can_still_be_removed(run, fake):
+    fake.load({service(0): [dest(1)], service(80, "224.0.0.18"): []})
+    assert run(address="192.0.2.10", port=0, state="absent")["changed"] is True
+    assert run(address="224.0.0.18", port=80, state="absent")["changed"] is True
+    assert table(fake) == {}

@@ -382,3 +382,83 @@ def test_the_diff_shows_only_the_scope(run, declared):
     assert diff["before_header"] == "IPVS table (in scope)"
     assert diff["before"].splitlines() == DECLARED_RULES
     assert diff["after"].splitlines() == ["-A -t 192.0.2.10:80 -s rr"] + DECLARED_RULES[1:]
+
+
+# -- input the kernel refuses or wraps (issue #12, point 8) ---------------------------------------
+# The whole declaration is checked before the module opens the netlink socket: one bad entry
+# anywhere and nothing is read or written, so no table is ever half applied.
+
+WEB_DECLARED = {"address": VIP, "port": 80, "destinations": [{"address": "10.0.0.1"}]}
+
+REFUSED_TABLES = [
+    ("zone index of a VIP", dict(services=[WEB_DECLARED, {"address": "fe80::1%eth0", "port": 80}]),
+     "services[1].address", "zone index %eth0"),
+    ("zone index of a real server",
+     dict(services=[{"address": "2001:db8::10", "port": 80,
+                     "destinations": [{"address": "2001:db8:1::1"},
+                                      {"address": "fe80::1%eth1"}]}]),
+     "services[0].destinations[1].address", "zone index %eth1"),
+    ("IPv6 persistence prefix 0",
+     dict(services=[WEB_DECLARED, {"address": "2001:db8::10", "port": 80,
+                                   "persistence_timeout": 60, "persistence_netmask": "/0"}]),
+     "services[1].persistence_netmask", "prefix length 1-128"),
+    ("long scheduler", dict(services=[dict(WEB_DECLARED, scheduler="weighted-least-conn")]),
+     "services[0].scheduler", "longer than 15 bytes"),
+    ("scheduler with NUL", dict(services=[dict(WEB_DECLARED, scheduler="wlc\x00")]),
+     "services[0].scheduler", "NUL"),
+    ("long persistence engine",
+     dict(services=[dict(WEB_DECLARED, persistence_timeout=60, pe_name="session-initiation")]),
+     "services[0].pe_name", "longer than 15 bytes"),
+    ("persistence timeout that wraps",
+     dict(services=[dict(WEB_DECLARED, persistence_timeout=86400 * 50)]),
+     "services[0].persistence_timeout", "0-4294967 seconds"),
+    ("port 0 without persistence",
+     dict(services=[WEB_DECLARED, {"address": VIP, "port": 0}]), "services[1].port",
+     "port 0 (all ports) is only valid for a persistent service"),
+    ("multicast VIP", dict(services=[{"address": "239.255.0.1", "port": 80}]),
+     "services[0].address", "multicast"),
+    ("broadcast real server",
+     dict(services=[dict(WEB_DECLARED, destinations=[{"address": "255.255.255.255"}])]),
+     "services[0].destinations[0].address", "broadcast"),
+    ("unspecified real server of a fwmark service",
+     dict(services=[{"fwmark": 5, "family": "inet6", "destinations": [{"address": "::"}]}]),
+     "services[0].destinations[0].address", "unspecified"),
+    ("zone index in the scope", dict(services=[WEB_DECLARED], scope_addresses=["fe80::1%eth0"]),
+     "scope_addresses[0]", "zone index %eth0"),
+    ("connection timeout above INT_MAX / HZ", dict(services=[WEB_DECLARED],
+                                                   timeouts={"tcp": 2147484}),
+     "timeouts.tcp", "1-2147483 seconds"),
+    ("sync group with a zone index",
+     dict(sync_daemons=[{"state": "master", "interface": "eth0", "group": "ff02::81%eth0"}]),
+     "sync_daemons[0].group", "zone index %eth0"),
+    ("sync group not multicast",
+     dict(sync_daemons=[{"state": "master", "interface": "eth0", "group": "192.0.2.81"}]),
+     "sync_daemons[0].group", "a multicast group expected"),
+]
+
+
+@pytest.mark.parametrize("args, field, words", [case[1:] for case in REFUSED_TABLES],
+                         ids=[case[0] for case in REFUSED_TABLES])
+def test_input_the_kernel_refuses_or_wraps_fails_naming_the_entry(run, fake, args, field, words):
+    result = run(**args)
+    assert result.failed
+    assert result["field"] == field
+    assert result["msg"].startswith(f"{field}: ")
+    assert words in result["msg"]
+    assert fake.messages == 0
+    assert table(fake) == {}
+
+
+def test_the_limits_are_applied_as_given(run, monkeypatch):
+    from ipvs_helpers import FakeIpvsKernel, install
+
+    fake_kernel = install(monkeypatch, FakeIpvsKernel(hz=1000))
+    services = [{"address": VIP, "port": 0, "persistence_timeout": 4294967},
+                {"address": "2001:db8::10", "port": 80, "persistence_timeout": 1,
+                 "persistence_netmask": 1}]
+    result = run(services=services, timeouts={"tcp": 2147483})
+    assert not result.failed, result
+    assert rules(fake_kernel) == ["-A -t 192.0.2.10:0 -s wlc -p 4294967",
+                                  "-A -t [2001:db8::10]:80 -s wlc -p 1 -M 1"]
+    assert fake_kernel.tcp_timeout == 2147483 * 1000
+    assert run(services=services, timeouts={"tcp": 2147483})["changed"] is False

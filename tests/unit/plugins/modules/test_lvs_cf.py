@@ -76,6 +76,24 @@ def test_parsed_bad_content_fails_with_the_line(run_module):
     assert "unknown command" in result["reason"]
 
 
+@pytest.mark.parametrize("line_text, line, key, reason", [
+    ("     persistent = 5000000\n", 5, "persistent", "0-4294967 seconds expected"),
+    ("     sorry_server = 224.0.0.5\n", 5, "sorry_server",
+     "invalid host name or ip address: 224.0.0.5 is a multicast address"),
+])
+def test_input_the_kernel_refuses_or_wraps_fails_with_line_and_key(run_module, path, line_text,
+                                                                   line, key, reason):
+    # issue #12, point 8: the lvs.cf core's rules are the IPVS modules' rules
+    content = MINIMAL.replace("     address = 10.0.0.100 eth0:1\n",
+                              "     address = 10.0.0.100 eth0:1\n" + line_text)
+    result = run_module(state="present", content=content, path=str(path))
+    assert result.failed
+    assert (result["line"], result["key"]) == (line, key)
+    assert result["reason"].startswith(reason)
+    assert f"line {line}" in result["msg"]
+    assert not path.exists()
+
+
 def test_parsed_needs_content(run_module):
     result = run_module(state="parsed")
     assert result.failed
