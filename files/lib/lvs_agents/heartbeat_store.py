@@ -17,7 +17,6 @@ never the heartbeats.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -100,24 +99,11 @@ class HeartbeatStore:
         document = {"epoch": self.stored.epoch,
                     "peers": {address: list(pair) for address, pair in dict(
                         self.stored.peers).items()}}
-        directory = os.path.dirname(self.path) or "."
-        temporary = f"{self.path}.{os.getpid()}.tmp"
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
-                             0o600)
-            try:
-                os.write(handle, json.dumps(document, sort_keys=True).encode())
-                if durable:
-                    os.fsync(handle)
-            finally:
-                os.close(handle)
-            os.replace(temporary, self.path)
-            if durable:
-                _sync_directory(directory)
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+            runtime.replace_file(self.path, json.dumps(document, sort_keys=True).encode(),
+                                 mode=0o600, durable=durable)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             if not self.failed:
                 log.warning("%s: cannot save the heartbeat state (%s): a restart of pulse "
                             "would accept the last heartbeats again", self.path,
@@ -125,14 +111,6 @@ class HeartbeatStore:
             self.failed = True
             return
         self.failed = False
-
-
-def _sync_directory(directory: str) -> None:
-    handle = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def _epoch(value: object) -> int | None:

@@ -21,7 +21,6 @@ the same configuration.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -69,37 +68,13 @@ def keep(path: str, content: bytes, log: logging.Logger = _log) -> bool:
                 return True
     except OSError:
         pass  # no copy yet (or unreadable): write one
-    directory = os.path.dirname(path) or "."
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(handle, 0o600)
-            view = memoryview(content)
-            while view:
-                view = view[os.write(handle, view):]
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-        os.replace(temporary, path)
-        _fsync_directory(directory)
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        runtime.replace_file(path, content, mode=0o600, durable=True)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         log.warning("cannot keep the last good lvs.cf in %s: %s", path, error.strerror or error)
         return False
     return True
-
-
-def _fsync_directory(directory: str) -> None:
-    """The rename itself survives a power cut once the directory is synced."""
-    with contextlib.suppress(OSError):
-        handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
 
 
 def _mtime(path: str) -> float | None:

@@ -106,23 +106,42 @@ def status_path(name: str) -> str:
     return os.path.join(run_dir(), f"{name}.json")
 
 
+def replace_file(path: str, content: bytes, mode: int = 0o600, durable: bool = False) -> None:
+    """Make ``path`` hold ``content`` atomically: a temporary file beside it, renamed over it, so
+    a reader or a crash sees the old file or the new one, never part of one. ``durable``: flushed
+    to disk (file and directory) before returning. Raises OSError; no temporary file is left."""
+    directory = os.path.dirname(path) or "."
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            os.fchmod(handle, mode)  # whatever the umask
+            view = memoryview(content)
+            while view:
+                view = view[os.write(handle, view):]
+            if durable:
+                os.fsync(handle)
+        finally:
+            os.close(handle)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    if durable:  # the rename itself survives a power cut once the directory is synced
+        handle = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
 def write_status(name: str, data: dict[str, Any]) -> str:
     """Write ``<run dir>/<name>.json`` atomically, adding ``version``, ``pid`` and ``updated``."""
     directory = run_dir()
     os.makedirs(directory, mode=0o755, exist_ok=True)
     document = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
-    import tempfile  # noqa: PLC0415 - not on the way to pulse's first heartbeat
-
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, sort_keys=True)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, status_path(name))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    replace_file(status_path(name), json.dumps(document, sort_keys=True).encode(), mode=0o644)
     return status_path(name)
 
 
