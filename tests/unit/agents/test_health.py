@@ -83,6 +83,28 @@ def test_adoption_keeps_the_kernel_weight_and_continues_slow_start():
     assert health.record(True, 21) and health.weight == 96
 
 
+def test_adoption_caps_a_weight_above_what_lvs_cf_allows():
+    """lvs.cf lowered a weight (3 -> 1) while lvsd was stopped (a cold restart): the kernel's
+    3 must not be kept for ever. Without a load monitor nothing else ever lowers it (seen on
+    the lab: web2 stayed at weight 3 after a redeploy with weight 1)."""
+    from types import SimpleNamespace
+
+    virtual = SimpleNamespace(effective_rise=1, effective_fall=1, quiesce_server=False,
+                              load_monitor=None)
+    plain = HealthPolicy.for_server(virtual, SimpleNamespace(weight=1))
+    health = ServerHealth(plain)
+    health.adopt(3, 0.0)
+    assert (health.in_table, health.weight) == (True, 1)
+    monitored = HealthPolicy.for_server(SimpleNamespace(**{**vars(virtual),
+                                                          "load_monitor": "uptime"}),
+                                        SimpleNamespace(weight=1))
+    health = ServerHealth(monitored)
+    health.adopt(3, 0.0)  # within the load phase's reach (scale x weight): kept
+    assert health.weight == 3
+    health.adopt(50, 0.0)
+    assert health.weight == 10
+
+
 def test_reconfigure_moves_a_full_weight_server_to_the_new_weight():
     health = ServerHealth(HealthPolicy(weight=1))
     health.record(True, 0)
