@@ -48,12 +48,15 @@ class HealthPolicy:
     @classmethod
     def for_server(cls, virtual: object, server: object, step: float = DEFAULT_STEP
                    ) -> HealthPolicy:
-        """From an lvs.cf ``virtual`` and ``server``: weight 0 means 1 (nanny did so)."""
+        """From an lvs.cf ``virtual`` and ``server``: weight 0 means 1 (nanny did so). Without
+        a load monitor the weight never goes above lvs.cf's (scale 1)."""
+        monitor = getattr(virtual, "load_monitor", None)
         return cls(weight=max(1, server.weight),  # type: ignore[attr-defined]
                    rise=max(1, virtual.effective_rise),  # type: ignore[attr-defined]
                    fall=max(1, virtual.effective_fall),  # type: ignore[attr-defined]
                    quiesce=bool(virtual.quiesce_server),  # type: ignore[attr-defined]
-                   step=step)
+                   step=step,
+                   scale=DEFAULT_SCALE if monitor and monitor != "none" else 1)
 
 
 class ServerHealth:
@@ -76,9 +79,10 @@ class ServerHealth:
     # --- inputs ---------------------------------------------------------------------------
 
     def adopt(self, kernel_weight: int, now: float) -> None:
-        """The server is in the kernel already (a restarted daemon): take it as it is."""
+        """The server is in the kernel already (a restarted daemon): take it as it is, but no
+        higher than lvs.cf allows now (it may have changed while the daemon was stopped)."""
         self.in_table = True
-        self.weight = kernel_weight
+        self.weight = min(kernel_weight, self.policy.weight * self.policy.scale)
         self.healthy = kernel_weight > 0
         self.successes = self.policy.rise if self.healthy else 0
         self._last_step = now
