@@ -84,9 +84,13 @@ def ansible_cfg(inventory_path: Path, collections_dir: Path) -> str:
         "host_key_checking = False",
         "interpreter_python = /usr/bin/python3",
         "forks = 10",
+        # a guest just booted again (a crash test) and loaded by its agents' start can take
+        # more than the default 10 s to send its SSH banner
+        "timeout = 30",
         "",
         "[ssh_connection]",
         "pipelining = True",
+        "retries = 3",
         "ssh_args = -C -o ControlMaster=auto -o ControlPersist=120s",
         "",
     ])

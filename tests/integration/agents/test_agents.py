@@ -589,8 +589,9 @@ def test_an_established_connection_survives_failover_with_the_sync_daemon(cluste
     cluster.wait_for(f"{other} active", lambda: cluster.holds_vip(other), timeout=30)
     assert held.finish() in ("web1", "web2")
     cluster.boot(active)
-    cluster.wait_for(f"{active}'s pulse", lambda: cluster.status(active) is not None,
-                     timeout=120)
+    # back as standby and hearing its peer, as the next test's rollout expects
+    cluster.wait_for(f"{active}'s pulse", lambda: (cluster.status(active) or {}).get(
+        "peer", {}).get("state") == "running", timeout=120)
 
 
 def heartbeat_cut(peer: str) -> tuple[str, str]:
