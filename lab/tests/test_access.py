@@ -19,7 +19,7 @@ def test_access_files(tmp_path):
     paths = write_access_files(topology, tmp_path, key, Path("/run/x/lvslab"), repo)
 
     ssh = paths["ssh_config"].read_text()
-    assert "Host lvs1\n  HostName 10.254.0.11\n" in ssh
+    assert "Host lvs1 10.254.0.11\n  HostName 10.254.0.11\n" in ssh
     assert "netns exec lvslab" in ssh and " %h %p" in ssh
     assert f"IdentityFile {key}" in ssh
     assert "ControlPath /run/x/lvslab/%C" in ssh
@@ -51,8 +51,11 @@ def test_each_guest_logs_in_with_the_key_of_its_release(tmp_path):
     repo.mkdir()
     paths = write_access_files(topology, tmp_path, keys, Path("/run/x/t"), repo)
     ssh = paths["ssh_config"].read_text()
-    assert f"Host lvs1\n  HostName 10.254.0.11\n  IdentityFile {keys['trixie']}\n" in ssh
-    assert f"Host client\n  HostName 10.254.0.50\n  IdentityFile {keys['bookworm']}\n" in ssh
+    # by name (labctl ssh) and by address (labctl's readiness check, ansible_host)
+    assert (f"Host lvs1 10.254.0.11\n  HostName 10.254.0.11\n"
+            f"  IdentityFile {keys['trixie']}\n") in ssh
+    assert (f"Host client 10.254.0.50\n  HostName 10.254.0.50\n"
+            f"  IdentityFile {keys['bookworm']}\n") in ssh
     assert ssh.count("IdentityFile") == 5  # none under Host *: ssh would offer both keys
     hosts = yaml.safe_load(paths["inventory"].read_text())["all"]["children"]["lab"]["hosts"]
     assert {name: (h["ansible_ssh_private_key_file"], h["lab_release"])
