@@ -1,9 +1,10 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters lvs.cluster.lvs_cf_parse (lvs.cf text -> model dict), lvs.cluster.lvs_cf_render
-(model dict -> canonical lvs.cf text) and lvs.cluster.lvs_cf_expected_table (lvs.cf text and
-lvsd's status -> the ipvs_table services a router should have). Documentation:
-lvs_cf_parse.yml, lvs_cf_render.yml, lvs_cf_expected_table.yml."""
+(model dict -> canonical lvs.cf text), lvs.cluster.lvs_cf_expected_table (lvs.cf text and
+lvsd's status -> the ipvs_table services a router should have) and lvs.cluster.lvs_cf_scope
+(lvs.cf text -> the ipvs_table scope lvsd owns too). Documentation: lvs_cf_parse.yml,
+lvs_cf_render.yml, lvs_cf_expected_table.yml, lvs_cf_scope.yml."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from ansible.utils.display import Display
 
 from ..module_utils.lvs_cluster.lvs_cf.errors import LvsCfError
 from ..module_utils.lvs_cluster.lvs_cf.expected import StatusError, expected_table
+from ..module_utils.lvs_cluster.lvs_cf.ownership import owned_scope, scope_params
 from ..module_utils.lvs_cluster.lvs_cf.shells import (
     InternalError,
     canonical_text,
+    load,
 )
 
 display = Display()
@@ -69,6 +72,20 @@ def lvs_cf_expected_table(content, status=None, source="lvs.cf"):
     return services
 
 
+def lvs_cf_scope(content, source="lvs.cf"):
+    """lvs.cf text -> the ``scope_addresses`` and ``scope_fwmarks`` of lvs.cluster.ipvs_table:
+    what the cluster owns, by the rule lvsd reconciles by (every service on a virtual's address,
+    every service of its mark)."""
+    if not isinstance(content, (str, bytes)):
+        raise AnsibleFilterError(f"lvs_cf_scope: expects lvs.cf text, got {type(content).__name__}")
+    try:
+        config, _warnings = load(content=to_text(content, errors="surrogate_or_strict"),
+                                 source=source or "lvs.cf")
+        return scope_params(owned_scope(config))
+    except LvsCfError as err:
+        raise AnsibleFilterError(f"lvs_cf_scope: {err}") from err
+
+
 class FilterModule:
     """lvs.cf filters."""
 
@@ -77,4 +94,5 @@ class FilterModule:
             "lvs_cf_parse": lvs_cf_parse,
             "lvs_cf_render": lvs_cf_render,
             "lvs_cf_expected_table": lvs_cf_expected_table,
+            "lvs_cf_scope": lvs_cf_scope,
         }

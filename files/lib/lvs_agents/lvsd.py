@@ -5,15 +5,16 @@
 Piranha's lvsd flushed the whole table at start, created services, and left real servers to
 one nanny process each. Ours (section 3 of the reference, its flaws fixed):
 
-* never flushes: it reconciles, within the services its lvs.cf declares (and, after a reload,
-  those the previous file declared), with the shared engine; other tools' services survive;
+* never flushes: it reconciles with the shared engine within what its lvs.cf owns (the core's
+  ``lvs_cf.ownership``, the drift playbook's rule too: every service on a virtual's address or
+  of its fwmark; after a reload the previous file's too); services on other addresses survive;
 * runs every health check in-process (``checks.Scheduler``), judges with ``health``;
 * a health change reconciles only the affected service, at once; a full reconcile every
   ``--resync`` seconds corrects drift made by hand and retries failed applies;
 * the sorry server is health-checked too, and stands in only while no real server is up;
 * SIGHUP reconciles in place: unchanged services keep their destinations and connections,
   servers that stay keep their health; a bad file keeps the old configuration;
-* SIGTERM/SIGINT exit 0 and leave the table (``--clear-on-exit``: delete our services);
+* SIGTERM/SIGINT exit 0 and leave the table (``--clear-on-exit``: delete the services it owns);
 * a restart adopts what the kernel has: healthy servers stay, their slow start goes on.
 
 The parts: ``lvsd_table`` (the kernel's table, or the ``--test-start`` shadow),
@@ -32,14 +33,15 @@ import sys
 
 from lvs_cluster.ipvs import netlink as nl
 from lvs_cluster.lvs_cf.errors import LvsCfError
+from lvs_cluster.lvs_cf.ownership import owned_scope
 
 from . import last_good, runtime
 from .lvsd_daemon import NAME, Lvsd, log
-from .lvsd_state import Member, VirtualState, build_virtuals, declared_keys, member_status
+from .lvsd_state import Member, VirtualState, build_virtuals, member_status
 from .lvsd_table import KernelFactory, KernelTable, ShadowTable, open_table
 
 __all__ = ["NAME", "VERSION", "KernelFactory", "KernelTable", "Lvsd", "Member", "ShadowTable",
-           "VirtualState", "build_parser", "build_virtuals", "declared_keys", "main",
+           "VirtualState", "build_parser", "build_virtuals", "main",
            "member_status", "open_table"]
 
 VERSION = "lvs.cluster lvsd 1.0"
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None,
                                     log)
     try:
         config = source.load()
-        declared_keys(config)
+        owned_scope(config)  # refuses a virtual without an address
     except (runtime.ConfigError, LvsCfError) as error:
         print(f"lvsd: {error}", file=sys.stderr)
         return 2

@@ -11,19 +11,21 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 
+from lvs_cluster.agent_status import STATUS_INTERVAL
 from lvs_cluster.ipvs import netlink as nl
-from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
+from lvs_cluster.ipvs.model import Destination, Service
 from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan, Scope, plan
 from lvs_cluster.lvs_cf.errors import LvsCfError
 from lvs_cluster.lvs_cf.model import LvsConfig
+from lvs_cluster.lvs_cf.ownership import owned_scope
 
 from . import runtime
 from .checks import CheckResult, Scheduler
 from .health import DEFAULT_STEP, read_load
 from .last_good import ConfigSource, default_path
-from .lvsd_state import Member, VirtualState, build_virtuals, declared_keys
+from .lvsd_state import Member, VirtualState, build_virtuals
 from .lvsd_table import KernelTable, ShadowTable
 
 NAME = "lvsd"
@@ -56,7 +58,8 @@ class Lvsd:
         self.ready = False
         self.virtuals = build_virtuals(config, {}, step)
         self.members = self._index_members()
-        self.owned: set[ServiceKey] = declared_keys(config)
+        # what the reconcile may delete: the core's rule (the drift playbook's too)
+        self.scope: Scope = owned_scope(config)
         self.scheduler = Scheduler(self._on_result, self._on_engine_failure)
         self.stopping = asyncio.Event() if _has_loop() else None
         self._status_pending = False
@@ -87,7 +90,7 @@ class Lvsd:
 
     def adopt(self) -> None:
         """Servers already in the kernel (a restart): up at their kernel weight."""
-        live = self._read_owned(self.owned)
+        live = self._read_owned(self.scope)
         now = self.clock()
         for state in self.virtuals.values():
             dests = {d.key: d for d in live.get(state.service, ())}
@@ -103,24 +106,23 @@ class Lvsd:
 
     # --- reconcile -----------------------------------------------------------------------
 
-    def _read_owned(self, keys: Iterable[ServiceKey]) -> dict[Service, tuple[Destination, ...]]:
-        wanted = set(keys)
+    def _read_owned(self, scope: Scope) -> dict[Service, tuple[Destination, ...]]:
         return {service: self.table.destinations(service)
-                for key, service in self.table.services().items() if key in wanted}
+                for service in self.table.services().values() if scope.owns(service)}
 
     def desired(self) -> dict[Service, tuple[Destination, ...]]:
         return {state.service: state.desired() for state in self.virtuals.values()}
 
     def full_reconcile(self) -> bool:
-        """Read our services, plan, apply; False (logged) when the kernel refused."""
+        """Read the services we own, plan, apply; False (logged) when the kernel refused."""
         try:
-            live = self._read_owned(self.owned)
-            the_plan = plan(self.desired(), live, Scope.everything(), purge=True)
+            live = self._read_owned(self.scope)
+            the_plan = plan(self.desired(), live, self.scope, purge=True)
             self.table.execute(the_plan, live)
         except (ApplyError, OSError, LvsCfError, ValueError) as error:
             log.error("reconcile failed, retried in %g s: %s", self.resync, error)
             return False
-        self.owned = declared_keys(self.config)
+        self.scope = owned_scope(self.config)
         self.last_reconcile = self.clock()
         self._status_changed()
         return True
@@ -140,9 +142,9 @@ class Lvsd:
         return True
 
     def clear(self) -> None:
-        """Delete our own services (``--clear-on-exit``, or a hard shutdown)."""
+        """Delete the services we own (``--clear-on-exit``, or a hard shutdown)."""
         try:
-            live = self._read_owned(self.owned | declared_keys(self.config))
+            live = self._read_owned(self.scope.union(owned_scope(self.config)))
             the_plan = Plan([Operation("delete_service", s, before=s) for s in live])
             self.table.execute(the_plan, live)
         except (ApplyError, OSError) as error:
@@ -217,13 +219,14 @@ class Lvsd:
         configuration goes on running)."""
         try:
             config = self.source.reload()
-            declared_keys(config)
+            scope = owned_scope(config)
         except (runtime.ConfigError, LvsCfError) as error:
             log.error("reload: %s; keeping the running configuration", error)
             self._status_changed()
             return False
         previous = self.config
-        self.owned |= declared_keys(previous)
+        # until the next reconcile succeeds, the old file's services are ours to delete too
+        self.scope = self.scope.union(scope)
         self.config = config
         self.virtuals = build_virtuals(config, self.members, self.step)
         self.members = self._index_members()
@@ -267,7 +270,7 @@ class Lvsd:
         next_resync = loop.time() + self.resync
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), 1.0)
+                await asyncio.wait_for(self.stopping.wait(), STATUS_INTERVAL)
             if loop.time() >= next_resync and not self.stopping.is_set():
                 self.full_reconcile()
                 next_resync = loop.time() + self.resync

@@ -82,17 +82,6 @@ def member_status(member: Member) -> dict[str, object]:
             "failures": health.failed_checks, "sorry": member.sorry}
 
 
-def declared_keys(config: LvsConfig) -> set[ServiceKey]:
-    """Every service the file declares (active or not): ours to create, edit or delete."""
-    keys = set()
-    if config.service != "lvs":
-        return keys
-    for virtual in config.virtuals:
-        if virtual.address is not None:
-            keys.add(service_for_virtual(virtual).key)
-    return keys
-
-
 def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
                    ) -> dict[ServiceKey, VirtualState]:
     """The active virtuals with their members; a member whose (service, address, port) was

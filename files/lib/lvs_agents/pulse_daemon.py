@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any
 
+from lvs_cluster.agent_status import STATUS_INTERVAL
+
 from . import heartbeat as hb
 from . import pulse_state as ps
 from . import runtime
@@ -41,7 +43,6 @@ from .pulse_takeover import Takeover, reap_hooks
 from .pulse_tiebreak import tiebreak_verdict
 
 LINK_CHECK_INTERVAL = 0.2
-STATUS_INTERVAL = 1.0
 STARTUP_GRACE_MIN = 1.0  # a starting backup gives the master max(deadtime, this) to claim
 
 log = logging.getLogger(NAME)

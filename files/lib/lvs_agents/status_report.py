@@ -5,7 +5,7 @@ running?) and the kernel's IPVS table, lvsd.json's health matched to the table b
 and the report that the text, the JSON document and the exit status are made from.
 
 An agent counts as running when its file exists, was rewritten within ``STALE_AFTER`` seconds
-(agents rewrite it at least every second) and its pid is alive.
+(the core's ``agent_status``: agents rewrite it every ``STATUS_INTERVAL``) and its pid is alive.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lvs_cluster.agent_status import STALE_AFTER, status_age
 from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
 from lvs_cluster.ipvs.netlink import IpvsNetlink
 from lvs_cluster.vocabulary import canonical_ip
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 from . import runtime
 from .service_names import service_key, service_label
 
-STALE_AFTER = 5.0
 AGENTS = ("pulse", "lvsd")
 EXIT_OK, EXIT_IPVS_UNREADABLE, EXIT_USAGE, EXIT_AGENT_DOWN = 0, 1, 2, 3
 REJECT_REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source",
@@ -99,8 +99,8 @@ def judge_agent(name: str, data: dict[str, Any] | None, now: float,
     """Is the agent that wrote ``data`` running? Missing file, dead pid or old file: no."""
     if data is None:
         return AgentState(name, None, False, f"not running (no {name}.json)")
-    updated = as_number(data.get("updated"))
-    age = None if updated is None else max(0.0, now - updated)
+    age = status_age(data, now)
+    age = None if age is None else max(0.0, age)
     pid = data.get("pid")
     if not alive(pid):
         return AgentState(name, data, False, f"not running (pid {pid} is gone)", age)

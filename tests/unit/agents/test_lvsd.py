@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module
 from fake_ipvs_kernel import FakeIpvsKernel  # noqa: E402
 from lvs_agents import lvsd, runtime  # noqa: E402
 from lvs_agents.lvsd_table import KernelTable  # noqa: E402
+from lvs_cluster.agent_status import STALE_AFTER, STATUS_INTERVAL  # noqa: E402
 from lvs_cluster.ipvs import netlink as nl  # noqa: E402
 from lvs_cluster.ipvs.model import Destination, Service  # noqa: E402
 from lvs_cluster.lvs_cf.expected import expected_ipvs  # noqa: E402
@@ -265,27 +266,57 @@ def test_reload_keeps_unchanged_destinations_and_edits_in_place(tmp_path):
     assert any(key[2] == "192.0.2.50" for key in snapshot if len(key) == 4)
 
 
-def test_removed_virtual_is_deleted_and_foreign_services_survive(tmp_path):
-    foreign_same_vip = Service("inet", "tcp", VIP, 9999)
+def test_removed_virtual_is_deleted_with_its_address_and_foreign_services_survive(tmp_path):
+    """A reload owns the previous file's addresses until its reconcile: the removed virtual's
+    service and another service on its address go; after that the address is not ours."""
+    on_removed_vip = Service("inet", "tcp", "127.0.0.101", 7777)
     foreign = Service("inet", "udp", "192.0.2.60", 53)
+    later = Service("inet", "tcp", "127.0.0.101", 7778)
 
     async def main():
         a = await Listener("127.0.0.2").start()
         b = await Listener("127.0.0.3").start()
-        preload = {foreign_same_vip: (), foreign: (Destination("10.9.9.9", 53),)}
+        preload = {foreign: (Destination("10.9.9.9", 53),)}
         harness = await Harness(tmp_path, lvs_cf(second_virtual=True), preload=preload).start()
         await until(lambda: harness.dests(8081, "127.0.0.101") == {"127.0.0.3": 1})
+        harness.kernel.write(nl.add_service(on_removed_vip))  # by hand, after lvsd's start
         assert harness.reload(lvs_cf())
-        harness.daemon.full_reconcile()
         services = {s.key for s, _stats in harness.kernel.services()}
+        harness.kernel.write(nl.add_service(later))
+        harness.daemon.full_reconcile()
+        after = {s.key for s, _stats in harness.kernel.services()}
         await harness.stop()
         await a.stop()
         await b.stop()
-        return services
-    services = run(main())
-    assert foreign_same_vip.key in services and foreign.key in services
+        return services, after
+    services, after = run(main())
+    assert on_removed_vip.key not in services and foreign.key in services
     assert Service("inet", "tcp", "127.0.0.101", 8081).key not in services
     assert Service("inet", "tcp", VIP, 8080).key in services
+    assert later.key in after and foreign.key in after
+
+
+def test_a_hand_added_service_on_a_vip_is_removed_one_elsewhere_is_kept(tmp_path):
+    """The one ownership rule (core ``lvs_cf.ownership``, the drift playbook's too): lvsd owns
+    every service on a virtual's address, not only the declared ones; another address is not
+    the cluster's."""
+    other_port = Service("inet", "tcp", VIP, 9999)
+    other_protocol = Service("inet", "udp", VIP, 53)
+    elsewhere = Service("inet", "tcp", "192.0.2.60", 8080)
+
+    async def main():
+        a = await Listener("127.0.0.2").start()
+        preload = {other_port: (Destination("10.9.9.9", 9999),), other_protocol: (),
+                   elsewhere: (Destination("10.9.9.9", 8080),)}
+        harness = await Harness(tmp_path, lvs_cf(), preload=preload).start()
+        await until(lambda: harness.dests() == {"127.0.0.2": 1})
+        services = {s.key for s, _stats in harness.kernel.services()}
+        await harness.stop()
+        await a.stop()
+        return services
+    services = run(main())
+    assert other_port.key not in services and other_protocol.key not in services
+    assert elsewhere.key in services and Service("inet", "tcp", VIP, 8080).key in services
 
 
 def test_bad_file_on_reload_keeps_the_old_table(tmp_path, caplog):
@@ -395,6 +426,27 @@ def test_status_file_follows_the_schema(tmp_path):
                                    "configured_weight", "last_result")} == {
         "name": "a", "address": "127.0.0.2", "port": PORT, "healthy": True, "state": "up",
         "weight": 1, "configured_weight": 1, "last_result": "ok"}
+
+
+def test_status_is_rewritten_well_within_the_bound_its_readers_use(tmp_path):
+    """lvsd rewrites lvsd.json every STATUS_INTERVAL even when nothing happens, so that the
+    drift playbook and lvs-status may call one older than STALE_AFTER stale."""
+    path = tmp_path / "run" / "lvsd.json"
+
+    async def main():
+        harness = await Harness(tmp_path, lvs_cf((("a", "127.0.0.2", 1),))).start()
+        seen = []
+        end = asyncio.get_running_loop().time() + 3 * STATUS_INTERVAL
+        while asyncio.get_running_loop().time() < end:
+            updated = json.loads(path.read_text())["updated"]
+            if not seen or seen[-1] != updated:
+                seen.append(updated)
+            await asyncio.sleep(0.05)
+        await harness.stop()
+        return seen
+    seen = run(main())
+    gaps = [later - earlier for earlier, later in zip(seen, seen[1:], strict=False)]
+    assert len(seen) >= 3 and max(gaps) < STALE_AFTER
 
 
 # --- lvsd and the expected table (the drift playbook) agree -------------------------------------

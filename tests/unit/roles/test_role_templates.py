@@ -105,7 +105,10 @@ def test_the_drift_report_names_each_difference():
             {"action": "add_destination", "service": "service tcp 192.0.2.10:80",
              "destination": "10.0.0.21:80"},
             {"action": "edit_destination", "service": "service tcp 192.0.2.10:80",
-             "destination": "10.0.0.22:80", "changes": {"weight": [5, 1]}}]},
+             "destination": "10.0.0.22:80", "changes": {"weight": [5, 1]}},
+            {"action": "edit_service", "service": "service tcp 192.0.2.10:80",
+             "changes": {"scheduler": ["wrr", "rr"]}},
+            {"action": "delete_service", "service": "service tcp 192.0.2.10:8080"}]},
         router_vip_drift=["VIP 192.0.2.10 is missing on the active router"])
     report = yaml.safe_load(render("router", "drift_report.j2", variables))
     assert report == [
@@ -114,6 +117,8 @@ def test_the_drift_report_names_each_difference():
         "/etc/sysconfig/ha/lvs.cf differs from the inventory",
         "IPVS: add destination 10.0.0.21:80 of service tcp 192.0.2.10:80",
         "IPVS: edit destination 10.0.0.22:80 of service tcp 192.0.2.10:80 (weight 5 -> 1)",
+        "IPVS: edit service tcp 192.0.2.10:80 (scheduler wrr -> rr)",
+        "IPVS: delete service tcp 192.0.2.10:8080",
         "VIP 192.0.2.10 is missing on the active router"]
 
 

@@ -65,6 +65,15 @@ class Scope:
             return self.fwmarks is None or service.fwmark in self.fwmarks
         return self.addresses is None or service.address in self.addresses
 
+    def union(self, other: Scope) -> Scope:
+        """What either scope owns (lvsd after a reload: the old file's and the new one's)."""
+        return Scope(_either(self.addresses, other.addresses), _either(self.fwmarks, other.fwmarks),
+                     self.services | other.services)
+
+
+def _either(mine: frozenset | None, theirs: frozenset | None) -> frozenset | None:
+    return None if mine is None or theirs is None else mine | theirs
+
 
 # Operations beside the table: the kernel's settings. They go first, in their own batch.
 SETTINGS = frozenset({"set_timeouts", "start_sync_daemon", "stop_sync_daemon"})

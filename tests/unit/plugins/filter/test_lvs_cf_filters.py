@@ -1,7 +1,7 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters lvs.cluster.lvs_cf_parse, lvs.cluster.lvs_cf_render and
-lvs.cluster.lvs_cf_expected_table."""
+"""Filters lvs.cluster.lvs_cf_parse, lvs.cluster.lvs_cf_render,
+lvs.cluster.lvs_cf_expected_table and lvs.cluster.lvs_cf_scope."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from plugins.filter import lvs_cf as filters
 from plugins.module_utils.lvs_cluster.ipvs.model import Destination
 from plugins.module_utils.lvs_cluster.ipvs.options import table_from_params
 from plugins.module_utils.lvs_cluster.lvs_cf.expected import expected_ipvs
+from plugins.module_utils.lvs_cluster.lvs_cf.ownership import owned_scope
 from plugins.module_utils.lvs_cluster.lvs_cf.shells import canonical_text, load
 from plugins.modules import ipvs_table
 
@@ -40,6 +41,7 @@ def test_filters_are_registered():
         "lvs_cf_parse": filters.lvs_cf_parse,
         "lvs_cf_render": filters.lvs_cf_render,
         "lvs_cf_expected_table": filters.lvs_cf_expected_table,
+        "lvs_cf_scope": filters.lvs_cf_scope,
     }
 
 
@@ -192,3 +194,42 @@ def test_expected_table_warnings_are_displayed(example_b, shown):
                                   "x.cf")
     assert shown, "expected a warning"
     assert all(w.startswith("x.cf") for w in shown)
+
+
+# --- lvs_cf_scope ------------------------------------------------------------------------------
+
+def test_scope_lists_every_virtual_address_and_mark(example_b, shown):
+    """Example B: web_bundle (fwmark 80 on 203.0.113.10), smtp and dns (203.0.113.11)."""
+    assert filters.lvs_cf_scope(example_b) == {
+        "scope_addresses": ["203.0.113.10", "203.0.113.11"], "scope_fwmarks": [80]}
+
+
+def test_scope_is_what_ipvs_table_takes_and_owns_what_the_core_owns(example_b, shown):
+    """Given to ipvs_table (scope=declared) with the expected table, the module owns exactly
+    what lvsd owns: the core's owned_scope of the same file."""
+    scope = filters.lvs_cf_scope(example_b)
+    params = {"services": filters.lvs_cf_expected_table(example_b), "scope": "declared", **scope}
+    result = ArgumentSpecValidator(ipvs_table.argument_spec()).validate(params)
+    assert result.error_messages == []
+    validated = result.validated_parameters
+    module_scope = ipvs_table.scope_of(validated, table_from_params(validated["services"]))
+    config, _warnings = load(content=example_b)
+    assert module_scope == owned_scope(config)
+
+
+def test_scope_of_an_inactive_virtual_is_kept(example_b, shown):
+    text = example_b.replace("active = 1\n     address = 203.0.113.10", "active = 0\n"
+                             "     address = 203.0.113.10", 1)
+    assert filters.lvs_cf_scope(text)["scope_fwmarks"] == [80]
+    assert "203.0.113.10" in filters.lvs_cf_scope(text)["scope_addresses"]
+
+
+def test_scope_error_has_the_source_and_line(shown):
+    with pytest.raises(AnsibleFilterError) as err:
+        filters.lvs_cf_scope("service = lvs\nweight = 3\n", "files/lvs.cf")
+    assert "lvs_cf_scope: files/lvs.cf line 2" in str(err.value)
+
+
+def test_scope_rejects_non_text(shown):
+    with pytest.raises(AnsibleFilterError, match="lvs_cf_scope: expects lvs.cf text, got dict"):
+        filters.lvs_cf_scope({"service": "lvs"})
