@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Build the lab's guest image: Debian bookworm with systemd, sshd, python3, ipvsadm and the
-# User-Mode Linux kernel modules. Nothing of lvs.cluster's own dependencies is baked in (the
+# Build the lab's guest image: Debian (bookworm or trixie) with systemd, sshd, python3, ipvsadm
+# and the User-Mode Linux kernel modules (the same lab kernel for every release). Nothing of lvs.cluster's own dependencies is baked in (the
 # agents' Python dependencies are pushed as wheels, as on a router without internet); keepalived
 # (disabled) is there for the benchmarks' anchor.
 #
-# usage: build.sh OUTPUT_DIR UML_VERSION MIRROR [DEB_CACHE_DIR]
+# usage: build.sh OUTPUT_DIR UML_VERSION MIRROR [DEB_CACHE_DIR [SUITE]]
+# SUITE is the Debian release, bookworm (the default) or trixie; every package below exists
+# under the same name in both.
 # Writes OUTPUT_DIR/rootfs.img and OUTPUT_DIR/id_ed25519{,.pub} (root's login key).
 # DEB_CACHE_DIR keeps the downloaded packages, so a rebuild after a recipe change is faster.
 # The caller (labctl) keys the cache by the hash of this file, so any change here rebuilds.
 set -euo pipefail
 
-out=$1 uml_version=$2 mirror=$3 deb_cache=${4:-}
-suite=bookworm
+out=$1 uml_version=$2 mirror=$3 deb_cache=${4:-} suite=${5:-bookworm}
+case "$suite" in bookworm|trixie) ;; *) echo "image: unsupported release $suite" >&2; exit 2 ;; esac
 packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived
 size=2G
 

@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="list the guests")
     p_image = sub.add_parser("image", help="build the guest image if its recipe changed")
     p_image.add_argument("--rebuild", action="store_true", help="build even if cached")
+    p_image.add_argument("--release", default=image.DEFAULT_RELEASE, choices=list(image.RELEASES),
+                         help=f"Debian release of the image (default {image.DEFAULT_RELEASE})")
     p_ssh = sub.add_parser("ssh", help="ssh to a guest (from inside the lab namespace)")
     p_ssh.add_argument("guest")
     p_ssh.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "image":
         require_root()
-        built = image.ensure_image(rebuild=args.rebuild)
+        built = image.ensure_image(rebuild=args.rebuild, release=args.release)
         print(built.rootfs)
         return 0
     topology = resolve_topology(args.topology)

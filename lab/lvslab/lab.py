@@ -46,6 +46,10 @@ class LabState:
     def key(self) -> Path:
         return self.root / "id_ed25519"
 
+    def release_key(self, release: str) -> Path:
+        """The login key of one release's image (the default release's is `key`)."""
+        return self.key if release == image.DEFAULT_RELEASE else self.root / f"id_ed25519-{release}"
+
     @property
     def uml_dir(self) -> Path:
         return self.root / "uml"
@@ -144,7 +148,7 @@ def down(topology: Topology, state: LabState) -> None:
                  state.root / "collections"):
         shutil.rmtree(path, ignore_errors=True)
     for path in (state.ssh_config, state.inventory, state.ansible_cfg, state.key,
-                 state.topology):
+                 state.topology, *state.root.glob("id_ed25519-*")):
         path.unlink(missing_ok=True)
     left = lab_processes(topology, state)[1]
     if left or netns.exists(topology.name):
@@ -186,7 +190,7 @@ def wait_for_ssh(topology: Topology, state: LabState, pids: dict[str, int], star
 
 def up(topology: Topology, state: LabState, timeout: float) -> dict[str, float]:
     require_root()
-    img = image.ensure_image()
+    images = {release: image.ensure_image(release=release) for release in topology.releases}
     with locked(state):
         if is_present(topology, state):
             log(f"clearing a stale lab {topology.name!r} left by an earlier run")
@@ -197,13 +201,17 @@ def up(topology: Topology, state: LabState, timeout: float) -> dict[str, float]:
                      state.control_dir(topology.name)):
             path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(topology.source, state.topology)
-        shutil.copyfile(img.key, state.key)
-        state.key.chmod(0o600)
-        write_access_files(topology, state.root, state.key, state.control_dir(topology.name), REPO)
+        keys = {}
+        for release, img in images.items():
+            keys[release] = state.release_key(release)
+            shutil.copyfile(img.key, keys[release])
+            keys[release].chmod(0o600)
+        write_access_files(topology, state.root, keys, state.control_dir(topology.name), REPO)
         netns.create(topology)
         pids = {}
         for guest in topology.guests:
-            pid = guests.start(guest, topology.name, img.rootfs, state.cow(guest.name),
+            pid = guests.start(guest, topology.name, images[guest.release].rootfs,
+                               state.cow(guest.name),
                                state.uml_dir, state.logs / f"{guest.name}.log")
             state.pid_file(guest.name).write_text(f"{pid}\n")
             pids[guest.name] = pid
@@ -248,7 +256,7 @@ def boot(topology: Topology, state: LabState, name: str, timeout: float) -> floa
     pid = state.recorded_pids().get(name)
     if pid is not None and guests.alive(pid):
         raise LabError(f"guest {name} is already running (pid {pid})")
-    img = image.ensure_image()
+    img = image.ensure_image(release=guest.release)
     started = time.monotonic()
     pid = guests.start(guest, topology.name, img.rootfs, state.cow(name), state.uml_dir,
                        state.logs / f"{name}.log", fresh=False)

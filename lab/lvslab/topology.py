@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import LabError
+from .image import DEFAULT_RELEASE, RELEASES
 
 GUEST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 NETWORK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
@@ -50,6 +51,7 @@ class Guest:
     nics: tuple[Nic, ...]
     groups: tuple[str, ...]
     memory: str
+    release: str = DEFAULT_RELEASE  # the Debian release of its image (bookworm, trixie)
 
     def mac(self, nic_index: int) -> str:
         return f"52:54:00:fe:{self.index:02x}:{nic_index:02x}"
@@ -64,6 +66,11 @@ class Topology:
     source: str
     networks: dict[str, Network]
     guests: tuple[Guest, ...] = field(default_factory=tuple)
+
+    @property
+    def releases(self) -> tuple[str, ...]:
+        """The Debian releases its guests boot, each once, in the order of the file."""
+        return tuple(dict.fromkeys(g.release for g in self.guests))
 
     def guest(self, name: str) -> Guest:
         for guest in self.guests:
@@ -125,14 +132,21 @@ def _address_in(value: Any, subnet: ipaddress.IPv4Network, where: str,
     return address
 
 
+def _release(value: Any, where: str, source: str) -> str:
+    if not isinstance(value, str) or value not in RELEASES:
+        raise TopologyError(f"{source}: {where}: {value!r} is not a Debian release the lab "
+                            f"builds ({', '.join(RELEASES)})")
+    return value
+
+
 def _parse_guest(name: str, index: int, raw: Any, networks: dict[str, Network], memory: str,
-                 source: str) -> Guest:
+                 source: str, release: str = DEFAULT_RELEASE) -> Guest:
     where = f"guests.{name}"
     if not isinstance(name, str) or not GUEST_NAME.match(name):
         raise TopologyError(f"{source}: {where}: guest names are 1-10 of [a-z0-9-], "
                             "starting with a letter")
     body = _require(raw, where, source)
-    _no_unknown(body, {"nics", "groups", "memory"}, where, source)
+    _no_unknown(body, {"nics", "groups", "memory", "release"}, where, source)
     raw_nics = body.get("nics")
     if not isinstance(raw_nics, list) or not 1 <= len(raw_nics) <= MAX_NICS:
         raise TopologyError(f"{source}: {where}.nics: expected a list of 1-{MAX_NICS} NICs")
@@ -156,13 +170,14 @@ def _parse_guest(name: str, index: int, raw: Any, networks: dict[str, Network], 
     guest_memory = str(body.get("memory", memory))
     if not MEMORY.match(guest_memory):
         raise TopologyError(f"{source}: {where}.memory: {guest_memory!r} is not like 256M or 1G")
+    guest_release = _release(body.get("release", release), f"{where}.release", source)
     return Guest(name=name, index=index, nics=tuple(nics), groups=tuple(groups),
-                 memory=guest_memory)
+                 memory=guest_memory, release=guest_release)
 
 
 def parse_topology(data: Any, source: str) -> Topology:
     body = _require(data, "top level", source)
-    _no_unknown(body, {"name", "memory", "networks", "guests"}, "top level", source)
+    _no_unknown(body, {"name", "memory", "release", "networks", "guests"}, "top level", source)
     name = body.get("name")
     if not isinstance(name, str) or not LAB_NAME.match(name):
         raise TopologyError(f"{source}: name: the lab name (also its network namespace) is "
@@ -170,6 +185,7 @@ def parse_topology(data: Any, source: str) -> Topology:
     memory = str(body.get("memory", "256M"))
     if not MEMORY.match(memory):
         raise TopologyError(f"{source}: memory: {memory!r} is not like 256M or 1G")
+    release = _release(body.get("release", DEFAULT_RELEASE), "release", source)
     raw_networks = _require(body.get("networks"), "networks", source)
     networks = {n: _parse_network(n, raw, source) for n, raw in raw_networks.items()}
     if not networks:
@@ -183,7 +199,7 @@ def parse_topology(data: Any, source: str) -> Topology:
     raw_guests = _require(body.get("guests"), "guests", source)
     if not raw_guests:
         raise TopologyError(f"{source}: guests: at least one guest is needed")
-    guests = tuple(_parse_guest(g, i + 1, raw, networks, memory, source)
+    guests = tuple(_parse_guest(g, i + 1, raw, networks, memory, source, release)
                    for i, (g, raw) in enumerate(raw_guests.items()))
     topology = Topology(name=name, source=source, networks=networks, guests=guests)
     seen: dict[str, str] = {str(n.controller): f"networks.{n.name}.controller"

@@ -8,6 +8,7 @@ from lvslab.guests import command
 from lvslab.topology import load_topology
 
 DEFAULT = Path(__file__).resolve().parents[1] / "topologies" / "default.yml"
+TRIXIE = Path(__file__).resolve().parents[1] / "topologies" / "trixie.yml"
 
 
 def test_access_files(tmp_path):
@@ -18,7 +19,7 @@ def test_access_files(tmp_path):
     paths = write_access_files(topology, tmp_path, key, Path("/run/x/lvslab"), repo)
 
     ssh = paths["ssh_config"].read_text()
-    assert "Host lvs1\n  HostName 10.254.0.11\n" in ssh
+    assert "Host lvs1 10.254.0.11\n  HostName 10.254.0.11\n" in ssh
     assert "netns exec lvslab" in ssh and " %h %p" in ssh
     assert f"IdentityFile {key}" in ssh
     assert "ControlPath /run/x/lvslab/%C" in ssh
@@ -40,6 +41,28 @@ def test_access_files(tmp_path):
     # Rewriting (a second `up`) replaces the link instead of failing.
     write_access_files(topology, tmp_path, key, Path("/run/x/lvslab"), repo)
     assert link.resolve() == repo.resolve()
+
+
+def test_each_guest_logs_in_with_the_key_of_its_release(tmp_path):
+    """Each release's image has its own login key: a mixed lab names the right one per host."""
+    topology = load_topology(TRIXIE)
+    keys = {"bookworm": tmp_path / "id_ed25519", "trixie": tmp_path / "id_ed25519-trixie"}
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    paths = write_access_files(topology, tmp_path, keys, Path("/run/x/t"), repo)
+    ssh = paths["ssh_config"].read_text()
+    # by name (labctl ssh) and by address (labctl's readiness check, ansible_host)
+    assert (f"Host lvs1 10.254.0.11\n  HostName 10.254.0.11\n"
+            f"  IdentityFile {keys['trixie']}\n") in ssh
+    assert (f"Host client 10.254.0.50\n  HostName 10.254.0.50\n"
+            f"  IdentityFile {keys['bookworm']}\n") in ssh
+    assert ssh.count("IdentityFile") == 5  # none under Host *: ssh would offer both keys
+    hosts = yaml.safe_load(paths["inventory"].read_text())["all"]["children"]["lab"]["hosts"]
+    assert {name: (h["ansible_ssh_private_key_file"], h["lab_release"])
+            for name, h in hosts.items()} == {
+        "lvs1": (str(keys["trixie"]), "trixie"), "lvs2": (str(keys["trixie"]), "trixie"),
+        "web1": (str(keys["trixie"]), "trixie"), "web2": (str(keys["trixie"]), "trixie"),
+        "client": (str(keys["bookworm"]), "bookworm")}
 
 
 def test_guest_command_line():

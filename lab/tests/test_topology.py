@@ -7,6 +7,7 @@ import yaml
 from lvslab.topology import TopologyError, load_topology, parse_topology
 
 DEFAULT = Path(__file__).resolve().parents[1] / "topologies" / "default.yml"
+TRIXIE = Path(__file__).resolve().parents[1] / "topologies" / "trixie.yml"
 
 
 def minimal() -> dict:
@@ -69,6 +70,11 @@ def test_nic_address_carries_the_network_prefix():
         (lambda d: d["networks"].update(back={"subnet": "10.254.0.0/16"}),
          "networks.back.subnet: 10.254.0.0/16 overlaps networks.front"),
         (lambda d: d["networks"]["front"].pop("controller"), "guest 'a' has no NIC"),
+        (lambda d: d.update(release="buster"),
+         "release: 'buster' is not a Debian release the lab builds (bookworm, trixie)"),
+        (lambda d: d["guests"]["a"].update(release="sid"),
+         "guests.a.release: 'sid' is not a Debian release"),
+        (lambda d: d["guests"]["a"].update(release=13), "guests.a.release: 13 is not"),
     ],
 )
 def test_each_mistake_names_file_and_field(mutate, expected):
@@ -100,3 +106,36 @@ def test_round_trip_through_yaml_text(tmp_path):
     path = tmp_path / "lab.yml"
     path.write_text(yaml.safe_dump(minimal()))
     assert load_topology(path).guests[0].name == "a"
+
+
+def test_release_defaults_to_bookworm_and_the_topology_sets_it_for_every_guest():
+    assert [g.release for g in load_topology(DEFAULT).guests] == ["bookworm"] * 5
+    assert load_topology(DEFAULT).releases == ("bookworm",)
+    data = minimal()
+    data["release"] = "trixie"
+    data["guests"]["b"] = {"nics": [{"network": "front", "address": "10.254.0.3"}]}
+    assert [g.release for g in parse_topology(data, "t.yml").guests] == ["trixie", "trixie"]
+
+
+def test_a_guest_overrides_the_topology_release():
+    data = minimal()
+    data["guests"]["b"] = {"nics": [{"network": "front", "address": "10.254.0.3"}],
+                           "release": "trixie"}
+    topology = parse_topology(data, "t.yml")
+    assert [g.release for g in topology.guests] == ["bookworm", "trixie"]
+    assert topology.releases == ("bookworm", "trixie")
+    data["release"] = "trixie"
+    data["guests"]["b"]["release"] = "bookworm"
+    topology = parse_topology(data, "t.yml")
+    assert [g.release for g in topology.guests] == ["trixie", "bookworm"]
+    assert topology.releases == ("trixie", "bookworm")
+
+
+def test_trixie_topology_is_the_default_lab_with_trixie_routers_and_real_servers():
+    default, trixie = load_topology(DEFAULT), load_topology(TRIXIE)
+    assert trixie.networks == default.networks
+    assert [(g.name, g.nics, g.groups) for g in trixie.guests] == [
+        (g.name, g.nics, g.groups) for g in default.guests]
+    assert {g.name: g.release for g in trixie.guests} == {
+        "lvs1": "trixie", "lvs2": "trixie", "web1": "trixie", "web2": "trixie",
+        "client": "bookworm"}

@@ -3,8 +3,9 @@
 The cluster scenarios (default, drift, failover, real_server_failure, nat) share one lab
 (shared_state: default's create boots it, its destroy removes it) and run in one Molecule call,
 in an order where each starts from what the one before left. The other scenarios (one router
-each, no timing assertions) run at the same time in the background, each on a lab of its own,
-to keep the suite within its time budget; their output goes to build/molecule-<name>.log."""
+each, and default_trixie: the default steps and a crash failover on trixie routers and real
+servers) run at the same time in the background, each on a lab of its own, to keep the suite
+within its time budget; their output goes to build/molecule-<name>.log."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 
 def test_every_scenario_is_run_and_the_cluster_ones_share_the_lab():
-    assert set(CLUSTER) <= set(SCENARIOS) and "ipvs" in ALONE
+    assert set(CLUSTER) <= set(SCENARIOS) and "ipvs" in ALONE and "default_trixie" in ALONE
     for name in CLUSTER:
         assert "shared_state: true" in (MOLECULE / name / "molecule.yml").read_text(), name
     for name in ALONE:
