@@ -228,13 +228,15 @@ class Cluster:
 
     # -- the client -------------------------------------------------------------------------
     def request(self, url: str = f"http://{VIP}/", timeout: float = 2) -> str | None:
-        result = self.ssh("client", f"curl -s -m {timeout} {shlex.quote(url)}", check=False)
+        # -g: brackets are an IPv6 address (http://[fd00:254::100]/), not a curl glob
+        result = self.ssh("client", f"curl -s -g -m {timeout} {shlex.quote(url)}", check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
 
     def start_probe(self, interval: float = 0.02, timeout: float = 0.2,
-                    duration: float = 60) -> subprocess.Popen[str]:
-        """Probe the VIP from the client every `interval` s; `finish_probe` collects it."""
-        command = (f"python3 /usr/local/lib/lvs-lab/probe.py --target {VIP}:80 "
+                    duration: float = 60, vip: str = VIP) -> subprocess.Popen[str]:
+        """Probe `vip` (IPv4 or IPv6) port 80 from the client every `interval` s;
+        `finish_probe` collects it."""
+        command = (f"python3 /usr/local/lib/lvs-lab/probe.py --target {vip}:80 "
                    f"--interval {interval} --timeout {timeout} --duration {duration}")
         process = self.spawn("client", command)
         line = process.stdout.readline() if process.stdout else ""

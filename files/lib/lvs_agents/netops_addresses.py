@@ -149,7 +149,13 @@ def ensure_address(spec: AddressSpec) -> bool:
     """Add the address if the device lacks it; True if something changed.
 
     IPv4 gets the alias label (Piranha's ``ifconfig eth0:1``) and the broadcast address; IPv6 is
-    added with IFA_F_NODAD, so a VIP taken over is usable at once instead of after DAD.
+    added with IFA_F_NODAD, so a VIP taken over is usable at once instead of after DAD, and
+    with a preferred lifetime of 0 (deprecated, valid forever): it is still answered, announced
+    and served, but never chosen as the source of this host's own connections (RFC 6724 rule
+    3). Otherwise a VIP in the subnet of the device's own address, being its newest address,
+    would be the source of lvsd's checks, and a direct-routing real server, which holds the VIP
+    itself, would answer them to its own lo: every check fails. (IPv4 has no such choice: the
+    kernel takes a device's primary address, and VIPs are secondaries.)
     One request (create, exclusive): only when the kernel answers EEXIST is the device's
     address list read, so a takeover costs one round trip.
     """
@@ -159,6 +165,7 @@ def ensure_address(spec: AddressSpec) -> bool:
     fields: dict[str, Any] = {"index": index, "address": str(address), "prefixlen": spec.prefix}
     if address.version == 6:
         fields["flags"] = IFA_F_NODAD  # a VIP moving between routers: no DAD delay
+        fields["preferred"] = 0  # deprecated: never the source of our own connections
     else:
         if spec.prefix < 31:  # what ifconfig (Piranha) and `ip addr add … brd +` set
             network = ipaddress.ip_network(f"{address}/{spec.prefix}", strict=False)

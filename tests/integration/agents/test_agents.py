@@ -68,18 +68,29 @@ def cluster():
         lab.down()
 
 
-def destinations(cluster: Cluster, router: str, port: int = 80) -> dict[str, int]:
-    """The VIP service's real servers on `router` and their weights, from ipvsadm."""
+def real_servers(cluster: Cluster, router: str, port: int = 80, vip: str = VIP,
+                 fwmark: int | None = None) -> dict[str, tuple[str, int]]:
+    """The real servers of the TCP service `vip`:`port` (or of the service of firewall mark
+    `fwmark`) on `router`: address -> (forwarding method, weight), from ipvsadm."""
     listing = cluster.ssh(router, "ipvsadm -Ln").stdout
-    found: dict[str, int] = {}
+    host = f"[{vip}]" if ":" in vip else vip
+    wanted = ["FWM", str(fwmark)] if fwmark else ["TCP", f"{host}:{port}"]
+    found: dict[str, tuple[str, int]] = {}
     inside = False
     for line in listing.splitlines():
         if line.startswith(("TCP", "UDP", "FWM")):
-            inside = line.split()[1] == f"{VIP}:{port}"
+            inside = line.split()[:2] == wanted
         elif inside and line.strip().startswith("->") and "RemoteAddress" not in line:
             fields = line.split()
-            found[fields[1].rsplit(":", 1)[0]] = int(fields[3])
+            found[fields[1].rsplit(":", 1)[0].strip("[]")] = (fields[2], int(fields[3]))
     return found
+
+
+def destinations(cluster: Cluster, router: str, port: int = 80, vip: str = VIP,
+                 fwmark: int | None = None) -> dict[str, int]:
+    """The real servers of that service on `router` and their weights."""
+    return {address: weight for address, (_method, weight)
+            in real_servers(cluster, router, port, vip, fwmark).items()}
 
 
 def served(cluster: Cluster, requests: int = 6) -> set[str | None]:
@@ -634,3 +645,178 @@ def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
         assert cluster.status(standby)["peer"]["state"] != "running"  # it heard nothing
     finally:
         cluster.ssh(standby, heal)
+
+
+VIP6 = "fd00:254::100"
+
+
+def address6(guest: str) -> str:
+    """The guest's IPv6 address on the front network (lab/cluster/ipv6.yml, lab_ipv6:
+    fd00:254::H beside 10.254.0.H)."""
+    return "fd00:254::" + ADDRESSES[guest].rsplit(".", 1)[1]
+
+
+def web6(servers=REAL_SERVERS):
+    """The lab's virtual service on an IPv6 VIP, by direct routing to the real servers' IPv6
+    addresses."""
+    return {**web(servers), "name": "web6", "address": VIP6, "device": "eth0", "netmask": 64,
+            "real_servers": [{"name": s, "address": address6(s)} for s in servers]}
+
+
+# On the client: waits for the first unsolicited neighbour advertisement (override flag) for
+# argv[1] and prints its Ethernet source and its target link-layer address option.
+NA_SNIFFER = r"""
+import sys
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr
+from scapy.sendrecv import sniff
+print("ready", flush=True)
+found = sniff(iface="eth0", count=1, timeout=30, lfilter=lambda p: ICMPv6ND_NA in p
+              and p[ICMPv6ND_NA].tgt == sys.argv[1] and p[ICMPv6ND_NA].O == 1)
+print(f"{found[0].src} {found[0][ICMPv6NDOptDstLLAddr].lladdr}" if found else "none")
+"""
+
+
+def test_an_ipv6_vip_moves_to_the_standby_with_an_unsolicited_neighbour_advertisement(cluster):
+    """An IPv6 VIP beside the IPv4 one (lab_ipv6: unique local addresses in the lab's
+    networks; the real servers get the VIP on lo from the real_server role), served by direct
+    routing to the real servers' IPv6 addresses. pulse stopped on the active router: it drops
+    the VIP, the standby takes it over and sends unsolicited neighbour advertisements from its
+    MAC, the client's neighbour entry for the VIP moves to that MAC, and the client keeps being
+    answered. Without the advertisement the client would keep sending to the old MAC until its
+    entry went stale (15-45 s) and failed its probes (5 s more)."""
+    cluster.deploy(**DEFAULTS, router_virtual_servers=[web(), web6()], lab_ipv6=True,
+                   lab_cold_start=True)
+    active = cluster.active_router()
+    other = next(r for r in ROUTERS if r != active)
+    both = {address6(s): 1 for s in REAL_SERVERS}
+    cluster.wait_for("both IPv6 real servers on both routers", lambda: all(
+        destinations(cluster, r, vip=VIP6) == both for r in ROUTERS))
+    assert {cluster.request(f"http://[{VIP6}]/") for _attempt in range(6)} == {"web1", "web2"}
+    mac = {r: cluster.ssh(r, "cat /sys/class/net/eth0/address").stdout.strip() for r in ROUTERS}
+    neighbour = cluster.ssh("client", f"ip -6 neigh show {VIP6}").stdout
+    assert mac[active] in neighbour, neighbour
+    sniffer = cluster.spawn("client", f"python3 -c '{NA_SNIFFER}' {VIP6}")
+    assert sniffer.stdout.readline().strip() == "ready"
+    probe = cluster.start_probe(vip=VIP6)
+    try:
+        time.sleep(1)
+        cluster.ssh(active, "systemctl stop lvs-cluster-pulse")
+        stopped = time.monotonic()
+        cluster.wait_for(f"{other} holding {VIP6}", lambda: cluster.holds_vip(other, VIP6),
+                         timeout=30, interval=0.2)
+        took_over = time.monotonic() - stopped
+        advert = sniffer.communicate(timeout=60)[0].split()
+        neighbour = cluster.ssh("client", f"ip -6 neigh show {VIP6}").stdout
+        time.sleep(1)
+    finally:
+        result = cluster.finish_probe(probe)
+        cluster.ssh(active, "systemctl start lvs-cluster-pulse")
+    gap = result.longest_gap()
+    print(f"\nIPv6 takeover {took_over:.2f} s after pulse stopped; advertisement {advert}; "
+          f"client: {neighbour.strip()}; probe gap {gap:.3f} s, served by {result.served_by()}")
+    assert not cluster.holds_vip(active, VIP6)
+    assert advert == [mac[other], mac[other]], advert
+    assert mac[other] in neighbour, f"the client's neighbour entry did not move: {neighbour}"
+    assert gap < DEADTIME + 1.5, f"traffic stopped for {gap:.3f} s"
+    assert result.served_by().keys() >= {"web1", "web2"}
+    assert {cluster.request(f"http://[{VIP6}]/") for _attempt in range(6)} == {"web1", "web2"}
+
+
+MARK = 80
+
+
+def mark_rule(action: str) -> str:
+    """The iptables mangle rule (-A adds, -D deletes) that marks the client's packets to VIP:80
+    with MARK, before IPVS sees them."""
+    return (f"iptables-legacy -t mangle -{action} PREROUTING -d {VIP}/32 -p tcp --dport 80 "
+            f"-j MARK --set-mark {MARK}")
+
+
+def fwm_connections(cluster: Cluster, router: str) -> int:
+    """Connections IPVS has scheduled for the service FWM MARK on `router`."""
+    stats = cluster.ssh(router, "ipvsadm -Ln --stats").stdout
+    found = re.search(rf"^FWM\s+{MARK}\s+(\d+)", stats, re.M)
+    assert found, stats
+    return int(found.group(1))
+
+
+def test_a_firewall_mark_service_serves_what_an_iptables_mangle_rule_marks(cluster):
+    """A virtual service declared by firewall mark (`fwmark: 80`): lvsd programs the service
+    FWM 80 and no TCP VIP:80 service, and checks the real servers on the virtual's port. The
+    mark comes from an iptables mangle rule on both routers (lab_iptables installs iptables:
+    the lab kernel has ip_tables, not the nf_tables inet family of the role's
+    router_nftables_fwmarks). Without the rule the client's requests reach no service and the
+    active router refuses them; with it both real servers answer, counted by FWM 80."""
+    active = redeploy(cluster, router_virtual_servers=[web(fwmark=MARK)], lab_iptables=True)
+    # lvsd touches only the services of its lvs.cf, and a stop leaves the table: the services
+    # an earlier lvs.cf declared (TCP VIP:80 would take the unmarked packets) are deleted here.
+    for router in ROUTERS:
+        cluster.ssh(router, "ipvsadm -Sn | awk '$1 == \"-A\" && $2 != \"-f\" "
+                            "{print \"-D\", $2, $3}' | xargs -r -L1 ipvsadm")
+    both = {ADDRESSES[s]: 1 for s in REAL_SERVERS}
+    cluster.wait_for("both real servers in FWM 80", lambda: all(
+        destinations(cluster, r, fwmark=MARK) == both for r in ROUTERS))
+    listing = cluster.ssh(active, "ipvsadm -Ln").stdout
+    print(f"\n{listing}")
+    assert re.search(rf"^FWM\s+{MARK} rr$", listing, re.M) and "TCP " not in listing, listing
+    assert served(cluster, 2) == {None}, "answered without a mark"
+    for router in ROUTERS:
+        cluster.ssh(router, mark_rule("A"))
+    try:
+        before = fwm_connections(cluster, active)
+        assert served(cluster) == {"web1", "web2"}
+        # the kernel sums its per-CPU counters into these every 2 s
+        cluster.wait_for("6 connections counted by FWM 80",
+                         lambda: fwm_connections(cluster, active) >= before + 6, timeout=6)
+    finally:
+        for router in ROUTERS:
+            cluster.ssh(router, mark_rule("D"), check=False)
+
+
+def test_tunnelled_real_servers_and_one_taken_out_by_the_role(cluster):
+    """router_network tunnel and real_server_mode tunnel through the site playbook: the real
+    servers get the ipip module, the VIP on tunl0 and no reverse-path filter; the routers
+    forward by IPIP (ipvsadm: Tunnel) and both real servers answer, the requests arriving on
+    their tunl0. Then web2 is taken out as the real_server role's README says: the routers
+    reloaded without it, then real_server_state absent on web2 removes the VIP from tunl0, the
+    boot unit, the script and the sysctl file; web1 alone answers. Finally the real servers
+    are rolled out again as the lab has them (direct routing, the VIP on lo): no test redeploys
+    them, while every test after the first few redeploys the routers it needs (this one is
+    last: a full rollout of the routers back to direct routing would cost two more minutes)."""
+    tunnel = {"router_network": "tunnel", "real_server_mode": "tunnel"}
+
+    def tunl0_received(server: str) -> int:
+        return int(cluster.ssh(server, "cat /sys/class/net/tunl0/statistics/rx_packets").stdout)
+
+    both = {ADDRESSES[s]: 1 for s in REAL_SERVERS}
+    cluster.deploy(**DEFAULTS, **tunnel, router_virtual_servers=[web()], lab_cold_start=True)
+    try:
+        active = cluster.active_router()
+        cluster.wait_for("both real servers, tunnelled", lambda: real_servers(
+            cluster, active) == {address: ("Tunnel", 1) for address in both})
+        for server in REAL_SERVERS:
+            assert f" {VIP}/32 " in cluster.ssh(server, "ip -o addr show dev tunl0").stdout
+            assert cluster.ssh(server, "sysctl -n net.ipv4.conf.tunl0.rp_filter").stdout == "0\n"
+        received = {s: tunl0_received(s) for s in REAL_SERVERS}
+        assert served(cluster) == {"web1", "web2"}
+        for server in REAL_SERVERS:
+            assert tunl0_received(server) > received[server], f"nothing through {server}'s tunl0"
+
+        cluster.reload(**DEFAULTS, router_network="tunnel",
+                       router_virtual_servers=[web(servers=["web1"])])
+        cluster.wait_for("web2 out of the table", lambda: all(
+            destinations(cluster, r) == {ADDRESSES["web1"]: 1} for r in ROUTERS))
+        cluster.playbook("lvs.cluster.site", {**tunnel, "real_server_state": "absent"},
+                         limit="web2")
+        assert f" {VIP}/" not in cluster.ssh("web2", "ip -o addr").stdout
+        for path in ("/usr/local/sbin/lvs-real-server",
+                     "/etc/systemd/system/lvs-cluster-real-server.service",
+                     "/etc/sysctl.d/90-lvs-cluster-real-server.conf"):
+            assert cluster.ssh("web2", f"test ! -e {path}", check=False).returncode == 0, path
+        assert served(cluster) == {"web1"}
+    finally:
+        cluster.playbook("lvs.cluster.site", {"router_virtual_servers": [web()]},
+                         limit="real_servers")
+    for server in REAL_SERVERS:
+        assert f" {VIP}/32 " in cluster.ssh(server, "ip -o addr show dev lo").stdout
+        assert f" {VIP}/" not in cluster.ssh(server, "ip -o addr show dev tunl0").stdout

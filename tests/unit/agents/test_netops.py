@@ -274,6 +274,21 @@ def test_ipv6_address_added_without_dad_and_removed(lab: Lab) -> None:
     assert lab.a.eval(f"remove_address({spec})") is False
 
 
+def test_an_ipv6_vip_is_never_the_source_of_the_hosts_own_connections(lab: Lab) -> None:
+    """An IPv6 VIP in the subnet of the router's own address (vip_nmask 64): without rule 3 of
+    RFC 6724 (a deprecated address is not chosen as a source), the kernel takes the newest
+    address of the outgoing device, the VIP, for the router's own connections - lvsd's checks
+    of direct-routing real servers, which hold the VIP themselves and answer to their own lo."""
+    spec = spec_code(AddressSpec("fd00:77::100", 64, "a0", None))
+    assert lab.a.eval(f"ensure_address({spec})") is True
+    try:
+        route = lab.ip(lab.ns_a, "-6", "route", "get", "fd00:77::2")
+        assert " src fd00:77::1 " in route, route
+        assert "deprecated" in lab.addresses().split("fd00:77::100", 1)[1].splitlines()[0]
+    finally:
+        lab.a.eval(f"remove_address({spec})")
+
+
 def test_missing_device_is_named_in_the_error() -> None:
     spec = AddressSpec("10.77.0.100", 32, "nosuch0", "nosuch0:1")
     for action in (netops.ensure_address, netops.remove_address, netops.has_address):
