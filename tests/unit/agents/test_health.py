@@ -95,9 +95,8 @@ def test_adoption_caps_a_weight_above_what_lvs_cf_allows():
     health = ServerHealth(plain)
     health.adopt(3, 0.0)
     assert (health.in_table, health.weight) == (True, 1)
-    monitored = HealthPolicy.for_server(SimpleNamespace(**{**vars(virtual),
-                                                          "load_monitor": "uptime"}),
-                                        SimpleNamespace(weight=1))
+    with_monitor = SimpleNamespace(**{**vars(virtual), "load_monitor": "uptime"})
+    monitored = HealthPolicy.for_server(with_monitor, SimpleNamespace(weight=1))
     health = ServerHealth(monitored)
     health.adopt(3, 0.0)  # within the load phase's reach (scale x weight): kept
     assert health.weight == 3
