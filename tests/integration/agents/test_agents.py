@@ -131,58 +131,6 @@ def test_the_pulse_unit_is_hardened_and_the_kernel_enforces_it(cluster):
     assert re.search(r"^CapBnd:\s+0*3400$", status, re.M), status
 
 
-HOOK = "/usr/local/sbin/lvs-hook-probe"
-# What an active_cmd may do under the unit, each step's exit status written to the status
-# directory; the last step must fail (kernel.* sysctls are read-only to pulse and its hooks).
-HOOK_SCRIPT = r"""#!/bin/sh
-out=/run/lvs-cluster/hook-probe
-step() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name $?" >> $out.$$; }
-step address sh -c 'ip addr add 192.0.2.1/32 dev lo && ip addr del 192.0.2.1/32 dev lo'
-step ipvsadm ipvsadm -Ln
-step ping ping -c 1 -W 2 10.254.0.21
-step curl curl -s -m 3 -o /dev/null http://10.254.0.21/
-step ipvs-sysctl sh -c 'f=/proc/sys/net/ipv4/vs/expire_nodest_conn; v=$(cat $f); echo $v > $f'
-step run-dir sh -c 'f=/run/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
-step state-dir sh -c 'f=/var/lib/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
-step kernel-sysctl sh -c 'f=/proc/sys/kernel/printk_ratelimit; v=$(cat $f); echo $v > $f'
-echo "umask $(umask)" >> $out.$$
-mv $out.$$ $out
-"""
-
-
-def test_hooks_and_program_checks_work_under_the_hardened_unit(cluster):
-    """An active_cmd hook runs what hooks run (ip, ipvsadm, ping, curl, IPVS sysctls, files in
-    the status and state directories), a send_program check (ping: it drops privileges with
-    capset and setuid) passes, and lvsd runs at pulse's niceness + 5 (setpriority)."""
-    for router in ROUTERS:
-        cluster.ssh(router, f"cat > {HOOK} <<'EOF'\n{HOOK_SCRIPT}EOF\nchmod 755 {HOOK}; "
-                            "rm -f /run/lvs-cluster/hook-probe*")
-    pinged = {key: value for key, value in web().items() if key not in ("send", "expect")}
-    active = redeploy(cluster, router_lvs_cf_options={"active_cmd": HOOK},
-                      router_virtual_servers=[{**pinged,
-                                               "send_program": "/usr/bin/ping -c 1 -W 1 %h"}])
-    cluster.wait_for("the hook's report", lambda: cluster.ssh(
-        active, "test -f /run/lvs-cluster/hook-probe", check=False).returncode == 0, timeout=60)
-    report = dict(line.split(" ", 1) for line in cluster.ssh(
-        active, "cat /run/lvs-cluster/hook-probe").stdout.splitlines())
-    assert report.pop("kernel-sysctl", "0") != "0", report
-    assert report == {"address": "0", "ipvsadm": "0", "ping": "0", "curl": "0",
-                      "ipvs-sysctl": "0", "run-dir": "0", "state-dir": "0",
-                      "umask": "0077"}, report
-
-    def pinged_ok() -> bool:
-        servers = (cluster.status(active, "lvsd") or {}).get("virtuals", [{}])[0].get(
-            "servers", [])
-        return len(servers) == 2 and all(
-            s["checks"] >= 2 and s["last_result"] == "ok" and s["healthy"] for s in servers)
-
-    cluster.wait_for("two passed ping checks per real server", pinged_ok, timeout=30)
-    assert destinations(cluster, active) == {ADDRESSES["web1"]: 1, ADDRESSES["web2"]: 1}
-    pids = cluster.status(active)["pid"], cluster.status(active, "lvsd")["pid"]
-    nice = [int(cluster.ssh(active, f"ps -o ni= -p {pid}").stdout) for pid in pids]
-    assert nice[1] == nice[0] + 5, nice
-
-
 def _time_until(predicate, timeout: float, interval: float = 0.1) -> float:
     start = time.monotonic()
     while not predicate():
@@ -443,3 +391,56 @@ def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
         assert cluster.status(standby)["peer"]["state"] != "running"  # it heard nothing
     finally:
         cluster.ssh(standby, heal)
+
+
+HOOK = "/usr/local/sbin/lvs-hook-probe"
+# What an active_cmd may do under the unit, each step's exit status written to the status
+# directory; kernel-sysctl must fail (kernel.* sysctls are read-only to pulse and its hooks).
+HOOK_SCRIPT = r"""#!/bin/sh
+out=/run/lvs-cluster/hook-probe
+step() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name $?" >> $out.$$; }
+step address sh -c 'ip addr add 192.0.2.1/32 dev lo && ip addr del 192.0.2.1/32 dev lo'
+step ipvsadm ipvsadm -Ln
+step ping ping -c 1 -W 2 10.254.0.21
+step curl curl -s -m 3 -o /dev/null http://10.254.0.21/
+step ipvs-sysctl sh -c 'f=/proc/sys/net/ipv4/vs/expire_nodest_conn; v=$(cat $f); echo $v > $f'
+step run-dir sh -c 'f=/run/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
+step state-dir sh -c 'f=/var/lib/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
+step kernel-sysctl sh -c 'f=/proc/sys/kernel/printk_ratelimit; v=$(cat $f); echo $v > $f'
+echo "umask $(umask)" >> $out.$$
+mv $out.$$ $out
+"""
+
+
+def test_hooks_and_program_checks_work_under_the_hardened_unit(cluster):
+    """(Last: the tests that do not redeploy rely on the first rollout's settings.) An
+    active_cmd hook runs what hooks run (ip, ipvsadm, ping, curl, IPVS sysctls, files in
+    the status and state directories), a send_program check (ping: it drops privileges with
+    capset and setuid) passes, and lvsd runs at pulse's niceness + 5 (setpriority)."""
+    for router in ROUTERS:
+        cluster.ssh(router, f"cat > {HOOK} <<'EOF'\n{HOOK_SCRIPT}EOF\nchmod 755 {HOOK}; "
+                            "rm -f /run/lvs-cluster/hook-probe*")
+    pinged = {key: value for key, value in web().items() if key not in ("send", "expect")}
+    active = redeploy(cluster, router_lvs_cf_options={"active_cmd": HOOK},
+                      router_virtual_servers=[{**pinged,
+                                               "send_program": "/usr/bin/ping -c 1 -W 1 %h"}])
+    cluster.wait_for("the hook's report", lambda: cluster.ssh(
+        active, "test -f /run/lvs-cluster/hook-probe", check=False).returncode == 0, timeout=60)
+    report = dict(line.split(" ", 1) for line in cluster.ssh(
+        active, "cat /run/lvs-cluster/hook-probe").stdout.splitlines())
+    assert report.pop("kernel-sysctl", "0") != "0", report
+    assert report == {"address": "0", "ipvsadm": "0", "ping": "0", "curl": "0",
+                      "ipvs-sysctl": "0", "run-dir": "0", "state-dir": "0",
+                      "umask": "0077"}, report
+
+    def pinged_ok() -> bool:
+        servers = (cluster.status(active, "lvsd") or {}).get("virtuals", [{}])[0].get(
+            "servers", [])
+        return len(servers) == 2 and all(
+            s["checks"] >= 2 and s["last_result"] == "ok" and s["healthy"] for s in servers)
+
+    cluster.wait_for("two passed ping checks per real server", pinged_ok, timeout=30)
+    assert destinations(cluster, active) == {ADDRESSES["web1"]: 1, ADDRESSES["web2"]: 1}
+    pids = cluster.status(active)["pid"], cluster.status(active, "lvsd")["pid"]
+    nice = [int(cluster.ssh(active, f"ps -o ni= -p {pid}").stdout) for pid in pids]
+    assert nice[1] == nice[0] + 5, nice
