@@ -395,7 +395,8 @@ def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
 
 HOOK = "/usr/local/sbin/lvs-hook-probe"
 # What an active_cmd may do under the unit, each step's exit status written to the status
-# directory; kernel-sysctl must fail (kernel.* sysctls are read-only to pulse and its hooks).
+# directory. kernel-sysctl must fail (kernel.* sysctls are read-only to pulse and its hooks),
+# ptrace(PTRACE_TRACEME) with EPERM (1): it needs no capability, the system call filter refuses it.
 HOOK_SCRIPT = r"""#!/bin/sh
 out=/run/lvs-cluster/hook-probe
 step() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name $?" >> $out.$$; }
@@ -407,6 +408,9 @@ step ipvs-sysctl sh -c 'f=/proc/sys/net/ipv4/vs/expire_nodest_conn; v=$(cat $f);
 step run-dir sh -c 'f=/run/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
 step state-dir sh -c 'f=/var/lib/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
 step kernel-sysctl sh -c 'f=/proc/sys/kernel/printk_ratelimit; v=$(cat $f); echo $v > $f'
+step ptrace python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(0 if libc.ptrace(0, 0, 0, 0) == 0 else ctypes.get_errno())'
 echo "umask $(umask)" >> $out.$$
 mv $out.$$ $out
 """
@@ -430,7 +434,7 @@ def test_hooks_and_program_checks_work_under_the_hardened_unit(cluster):
         active, "cat /run/lvs-cluster/hook-probe").stdout.splitlines())
     assert report.pop("kernel-sysctl", "0") != "0", report
     assert report == {"address": "0", "ipvsadm": "0", "ping": "0", "curl": "0",
-                      "ipvs-sysctl": "0", "run-dir": "0", "state-dir": "0",
+                      "ipvs-sysctl": "0", "run-dir": "0", "state-dir": "0", "ptrace": "1",
                       "umask": "0077"}, report
 
     def pinged_ok() -> bool:
