@@ -126,6 +126,25 @@ def test_status_and_metrics_show_the_running_agents(cluster):
     assert outside.returncode != 0, "the metrics endpoint must listen on localhost only"
 
 
+def test_the_pulse_unit_is_hardened_and_the_kernel_enforces_it(cluster):
+    """`systemd-analyze security` of the loaded unit on a router: exposure at most 3.0 (2.3
+    with the lab's systemd 252; 5.3 before #12). And on the running pulse the kernel applies
+    it: a seccomp filter, no new privileges, only the three network capabilities."""
+    report = cluster.ssh("lvs1", "systemd-analyze security --no-pager lvs-cluster-pulse.service",
+                         timeout=120).stdout
+    match = re.search(r"Overall exposure level for lvs-cluster-pulse\.service: (\d+(?:\.\d+)?)",
+                      report)
+    assert match, report[-2000:]
+    print(f"\nsystemd-analyze security: {match.group(0)}")
+    assert float(match.group(1)) <= 3.0, report
+    status = cluster.ssh("lvs1", "cat /proc/$(systemctl show -P MainPID lvs-cluster-pulse)/status"
+                         ).stdout
+    assert re.search(r"^Seccomp:\s+2$", status, re.M), status
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+    # CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13)
+    assert re.search(r"^CapBnd:\s+0*3400$", status, re.M), status
+
+
 def _time_until(predicate, timeout: float, interval: float = 0.1) -> float:
     start = time.monotonic()
     while not predicate():
@@ -645,6 +664,63 @@ def test_with_a_tiebreaker_a_cut_heartbeat_does_not_split_the_brain(cluster):
         assert cluster.status(standby)["peer"]["state"] != "running"  # it heard nothing
     finally:
         cluster.ssh(standby, heal)
+
+
+HOOK = "/usr/local/sbin/lvs-hook-probe"
+# What an active_cmd may do under the unit, each step's exit status written to the status
+# directory. kernel-sysctl must fail (kernel.* sysctls are read-only to pulse and its hooks),
+# ptrace(PTRACE_TRACEME) with EPERM (1): it needs no capability, the system call filter refuses it.
+HOOK_SCRIPT = r"""#!/bin/sh
+out=/run/lvs-cluster/hook-probe
+step() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name $?" >> $out.$$; }
+step address sh -c 'ip addr add 192.0.2.1/32 dev lo && ip addr del 192.0.2.1/32 dev lo'
+step ipvsadm ipvsadm -Ln
+step ping ping -c 1 -W 2 10.254.0.21
+step curl curl -s -m 3 -o /dev/null http://10.254.0.21/
+step ipvs-sysctl sh -c 'f=/proc/sys/net/ipv4/vs/expire_nodest_conn; v=$(cat $f); echo $v > $f'
+step run-dir sh -c 'f=/run/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
+step state-dir sh -c 'f=/var/lib/lvs-cluster/hook-probe.file; echo ok > $f && rm $f'
+step kernel-sysctl sh -c 'f=/proc/sys/kernel/printk_ratelimit; v=$(cat $f); echo $v > $f'
+step ptrace python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(0 if libc.ptrace(0, 0, 0, 0) == 0 else ctypes.get_errno())'
+echo "umask $(umask)" >> $out.$$
+mv $out.$$ $out
+"""
+
+
+def test_hooks_and_program_checks_work_under_the_hardened_unit(cluster):
+    """(Last: the tests that do not redeploy rely on the first rollout's settings.) An
+    active_cmd hook runs what hooks run (ip, ipvsadm, ping, curl, IPVS sysctls, files in
+    the status and state directories), a send_program check (ping: it drops privileges with
+    capset and setuid) passes, and lvsd runs at pulse's niceness + 5 (setpriority)."""
+    for router in ROUTERS:
+        cluster.ssh(router, f"cat > {HOOK} <<'EOF'\n{HOOK_SCRIPT}EOF\nchmod 755 {HOOK}; "
+                            "rm -f /run/lvs-cluster/hook-probe*")
+    pinged = {key: value for key, value in web().items() if key not in ("send", "expect")}
+    active = redeploy(cluster, router_lvs_cf_options={"active_cmd": HOOK},
+                      router_virtual_servers=[{**pinged,
+                                               "send_program": "/usr/bin/ping -c 1 -W 1 %h"}])
+    cluster.wait_for("the hook's report", lambda: cluster.ssh(
+        active, "test -f /run/lvs-cluster/hook-probe", check=False).returncode == 0, timeout=60)
+    report = dict(line.split(" ", 1) for line in cluster.ssh(
+        active, "cat /run/lvs-cluster/hook-probe").stdout.splitlines())
+    assert report.pop("kernel-sysctl", "0") != "0", report
+    assert report == {"address": "0", "ipvsadm": "0", "ping": "0", "curl": "0",
+                      "ipvs-sysctl": "0", "run-dir": "0", "state-dir": "0", "ptrace": "1",
+                      "umask": "0077"}, report
+
+    def pinged_ok() -> bool:
+        servers = (cluster.status(active, "lvsd") or {}).get("virtuals", [{}])[0].get(
+            "servers", [])
+        return len(servers) == 2 and all(
+            s["checks"] >= 2 and s["last_result"] == "ok" and s["healthy"] for s in servers)
+
+    cluster.wait_for("two passed ping checks per real server", pinged_ok, timeout=30)
+    assert destinations(cluster, active) == {ADDRESSES["web1"]: 1, ADDRESSES["web2"]: 1}
+    pids = cluster.status(active)["pid"], cluster.status(active, "lvsd")["pid"]
+    nice = [int(cluster.ssh(active, f"ps -o ni= -p {pid}").stdout) for pid in pids]
+    assert nice[1] == nice[0] + 5, nice
 
 
 VIP6 = "fd00:254::100"
