@@ -61,18 +61,13 @@ class SplitBrainWatcher:
         self.thread.join(timeout=60)
 
 
-def synced(lab: Cluster, router: str, count: int) -> bool:
-    listing = lab.ssh(router, "ipvsadm -Lnc", check=False).stdout
-    return listing.count("ESTABLISHED") >= count
-
-
 def cycle(lab: Cluster, number: int, connections: int) -> tuple[float, int]:
     """One crash/boot cycle: (the probe's longest gap, held connections lost)."""
     active = lab.active_router()
     other = next(r for r in ROUTERS if r != active)
     held = [HeldConnection(lab) for _index in range(connections)]
-    lab.wait_for("the held connections on the standby", lambda: synced(lab, other, connections),
-                 timeout=30)
+    lab.wait_for("the held connections on the standby", lambda: all(
+        connection.synced_to(lab, other) for connection in held), timeout=30)
     probe = lab.start_probe()
     try:
         time.sleep(1)

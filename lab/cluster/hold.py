@@ -1,6 +1,7 @@
 """Hold one HTTP connection through a VIP open across an event (a reload, a failover).
 
-Connects, sends the first half of a request, prints `open`, then waits for a line on stdin,
+Connects, sends the first half of a request, prints `open PORT` (its own port: what names the
+connection in a router's connection table), then waits for a line on stdin,
 sends the rest, and prints the body of the reply (the real server's name) or `error: ...`.
 """
 
@@ -14,7 +15,7 @@ try:
 except OSError as error:
     print(f"error: connect: {error}", flush=True)
     sys.exit(1)
-print("open", flush=True)
+print(f"open {sock.getsockname()[1]}", flush=True)
 sys.stdin.readline()
 try:
     sock.settimeout(10)

@@ -265,9 +265,21 @@ class HeldConnection:
              f"python3 /usr/local/lib/lvs-lab/hold.py {target} {port}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline().strip() if self.process.stdout else ""
-        if line != "open":
+        if not line.startswith("open "):
             self.process.kill()
             raise ClusterError(f"could not open a connection through {target}:{port}: {line}")
+        self.client_port = int(line.split()[1])
+        self.target = f"{target}:{port}"
+
+    def synced_to(self, cluster: Cluster, router: str) -> bool:
+        """Whether `router`'s connection table has this connection, established (the sync
+        daemon copied it). Any ESTABLISHED entry would not do: entries of earlier connections
+        stay for the TCP timeout (15 min)."""
+        listing = cluster.ssh(router, "ipvsadm -Lnc", check=False).stdout
+        return any(fields[2] == "ESTABLISHED" and fields[3].endswith(f":{self.client_port}")
+                   and fields[4] == self.target
+                   for fields in (line.split() for line in listing.splitlines())
+                   if len(fields) >= 6)
 
     def finish(self) -> str:
         """The reply's body (the real server's name), or `error: …`."""

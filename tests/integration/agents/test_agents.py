@@ -613,8 +613,8 @@ def test_an_established_connection_survives_failover_with_the_sync_daemon(cluste
     other = next(r for r in ROUTERS if r != active)
     held = HeldConnection(cluster)
     # the master's sync daemon sends its buffer about once a second: wait until the backup has it
-    cluster.wait_for("the connection on the backup", lambda: "ESTABLISHED" in cluster.ssh(
-        other, "ipvsadm -Lnc").stdout, timeout=20)
+    cluster.wait_for("the connection on the backup", lambda: held.synced_to(cluster, other),
+                     timeout=20)
     cluster.crash(active)
     cluster.wait_for(f"{other} active", lambda: cluster.holds_vip(other), timeout=30)
     assert held.finish() in ("web1", "web2")
