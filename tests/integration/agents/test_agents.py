@@ -690,7 +690,7 @@ mv $out.$$ $out
 
 
 def test_hooks_and_program_checks_work_under_the_hardened_unit(cluster):
-    """(Last: the tests that do not redeploy rely on the first rollout's settings.) An
+    """(After the tests that do not redeploy: they rely on the first rollout's settings.) An
     active_cmd hook runs what hooks run (ip, ipvsadm, ping, curl, IPVS sysctls, files in
     the status and state directories), a send_program check (ping: it drops privileges with
     capset and setuid) passes, and lvsd runs at pulse's niceness + 5 (setpriority)."""
