@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -54,6 +55,19 @@ class ProbeResult:
 
     def failures(self) -> int:
         return sum(1 for _, server in self.samples if not server)
+
+    def more_failures_than(self, quiet: ProbeResult, significance: float = 0.01) -> float | None:
+        """Whether this run's failures are more than a run with nothing happening (`quiet`)
+        could give by chance: the one-sided p-value when it is below `significance`, else None.
+
+        With the same failure rate in both, each of the failures of the two runs fell in this
+        one with probability n / (n + n_quiet) (their shares of the probes), so the chance of at
+        least this many here is a binomial tail."""
+        mine, theirs = self.failures(), quiet.failures()
+        total, share = mine + theirs, len(self.samples) / (len(self.samples) + len(quiet.samples))
+        tail = sum(math.comb(total, k) * share ** k * (1 - share) ** (total - k)
+                   for k in range(mine, total + 1))
+        return tail if tail < significance else None
 
     def longest_gap(self) -> float:
         """Seconds between the last good response before the longest outage and the first good

@@ -518,66 +518,73 @@ def test_a_bad_lvs_cf_at_restart_keeps_the_router_serving_the_last_good_one(clus
 
 def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(cluster):
     """The default timers (keepalive 1 s, deadtime 3 s): systemd restarts pulse at once and it
-    resumes as active, before its peer's deadtime ends.
+    resumes as active; the forwarding (kernel) never stops.
 
-    What traffic may lose is measured in the same run. In a lab guest (single-CPU User-Mode
-    Linux) starting Python programs stalls forwarding for 200 ms now and then, whoever starts
-    them: three starts importing pyroute2 and scapy on the active router, nothing else
-    changed, cost 4 of 470 probes against 1 without them (2026-12-06). So a quiet window first,
-    as long as the one after the kill, in which the active router starts what a restart starts
-    (pulse's and lvsd's modules, imported side by side) without touching pulse; then the kill.
-    After the kill no answer may be missing for 1 s or more (the VIP taken down, the table
-    changed, a takeover the peer does not finish: each is a gap of seconds), and the failures
-    may exceed that window's by at most 6: a whole restart (two processes killed, systemd, two
-    started, lvsd's first checks) stalls the guest more than the imports alone; in six runs it
-    cost 0 to 5 failures more (2026-12-06).
+    What traffic may lose is measured in the same run: first twice the window with nothing
+    happening, then the kill and the window after it. The kill may not cost more failed probes
+    than that quiet run's rate explains (a binomial test at 1 %: ProbeResult.more_failures_than),
+    and no answer may be missing for 1 s or more (the VIP taken down, the table changed, a
+    takeover the peer does not finish: each is a gap of seconds).
 
-    The pair is undisturbed when the restarted pulse is heard within the deadtime. In a lab
-    guest its first heartbeat leaves 1.8-3.0 s after the last one before the kill (systemd,
-    0.5 s of Python start, 0.7 s of imports), and the peer waits 2-3 s of it: now and then
-    the peer takes over and, by the master-wins rule, hands back when it hears the resumed
-    master. So exactly one holder is required from two deadtimes after the kill on (one seen in
-    a fresh-clone run lasted two samples, about 2.5 s), and before the kill throughout."""
+    Cause of the losses once seen here (2026-12-06): not the restart's CPU (a busy loop or the
+    restart's imports on the active router cost 0-3 probes per 9 s, as many as nothing
+    happening), but the peer's takeover when the restarted pulse is not heard within the
+    deadtime. Its first heartbeat leaves 1.0-1.6 s after the kill in a lab guest here (systemd,
+    0.4 s of Python start, 0.5 s of imports), 1.3 times that on a slower machine, while the peer
+    waits 2-3 s of it (the deadtime less the last heartbeat's age). When the peer does take over
+    (the VIP is then on both routers: the killed pulse could not take it down), the resumed
+    master wins and the peer hands back at once: so exactly one holder before the kill, and
+    from a deadtime after the restarted pulse reports active on; the peer changes state twice or
+    not at all."""
     deadtime = 3.0
     window = 3 * deadtime
     active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
                       router_deadtime=deadtime)
-    load = ("import sys; sys.path[:0] = ['/usr/lib/lvs-cluster', '/usr/lib/lvs-cluster/vendor']; "
-            "import lvs_agents.{}, lvs_agents.netops_addresses, lvs_agents.netops_announce, "
-            "pyroute2.iproute.linux, scapy.layers.l2, scapy.layers.inet6")
-    same_starts = (f'python3 -I -c "{load.format("pulse")}" & '
-                   f'python3 -I -c "{load.format("lvsd")}" & wait')
+    peer = next(router for router in ROUTERS if router != active)
+    old_pid = cluster.status(active)["pid"]
+    peer_transitions = cluster.status(peer)["transitions"]
     probe = cluster.start_probe()
-    holders: list[tuple[float, list[str]]] = []
+    before: list[list[str]] = []
+    after: list[tuple[float, list[str], bool]] = []  # (since the kill, holders, resumed)
     try:
         started = time.monotonic()
-        cluster.spawn(active, same_starts)
-        while time.monotonic() < started + window:
-            holders.append((time.monotonic() - started - window, cluster.vip_holders()))
+        while time.monotonic() < started + 2 * window:
+            before.append(cluster.vip_holders())
             time.sleep(0.5)
         cluster.ssh(active, "kill -KILL $(systemctl show -P MainPID lvs-cluster-pulse)")
         killed = time.monotonic()
         while time.monotonic() < killed + window + deadtime:
-            holders.append((time.monotonic() - killed, cluster.vip_holders()))
-            time.sleep(0.5)
+            status = cluster.status(active) or {}
+            resumed = status.get("pid") not in (None, old_pid) and status.get("state") == "active"
+            after.append((time.monotonic() - killed, cluster.vip_holders(), resumed))
+            time.sleep(0.3)
     finally:
         result = cluster.finish_probe(probe)
     first = result.samples[0][0]
-    quiet = [s for s in result.samples if s[0] < first + window]
-    after = [s for s in result.samples if first + window <= s[0] < first + 2 * window]
-    noise = ProbeResult(quiet).failures()
-    cost = ProbeResult(after).failures()
-    assert len(quiet) > window / 0.1 and len(after) > window / 0.1, "the probe stalled"
-    gap = ProbeResult(after).longest_gap()
-    print(f"probe failures: {noise} with the same starts, {cost} after the kill (gap {gap:.3f} s)")
+    quiet = ProbeResult([s for s in result.samples if s[0] < first + 2 * window])
+    kill = ProbeResult([s for s in result.samples
+                        if first + 2 * window <= s[0] < first + 3 * window])
+    assert len(quiet.samples) > 2 * window / 0.1 and len(kill.samples) > window / 0.1, \
+        "the probe stalled"
+    gap = kill.longest_gap()
+    resumed_at = next((moment for moment, _h, resumed in after if resumed), None)
+    peer_changes = cluster.status(peer)["transitions"] - peer_transitions
+    split = [moment for moment, holders, _r in after if len(holders) > 1]
+    print(f"probe failures: {quiet.failures()} of {len(quiet.samples)} with nothing happening, "
+          f"{kill.failures()} of {len(kill.samples)} after the kill (gap {gap:.3f} s); "
+          f"restarted pulse active {resumed_at} s after the kill; peer took over: "
+          f"{peer_changes > 0}; two holders at {[round(m, 1) for m in split]}")
+    assert all(holders == [active] for holders in before), before
     assert gap < 1.0, f"traffic stopped for {gap:.3f} s after the kill"
-    assert cost <= noise + 6, f"{cost} probes failed after the kill, {noise} with the same starts"
-    settled = [h for moment, h in holders if moment >= 2 * deadtime]
-    assert settled and all(len(h) == 1 for h in settled), holders
-    assert all(len(h) == 1 for moment, h in holders if moment < 0), holders
-    restarted = cluster.status(active)
-    assert restarted is not None and restarted["pid"], "systemd did not restart pulse"
-    assert cluster.active_router() in ROUTERS
+    p_value = kill.more_failures_than(quiet)
+    assert p_value is None, (f"{kill.failures()} of {len(kill.samples)} probes failed after the "
+                             f"kill, {quiet.failures()} of {len(quiet.samples)} with nothing "
+                             f"happening (p = {p_value:.4f})")
+    assert resumed_at is not None, f"the restarted pulse did not report active: {after}"
+    settled = [holders for moment, holders, _r in after if moment >= resumed_at + deadtime]
+    assert settled and all(holders == [active] for holders in settled), after
+    assert peer_changes in (0, 2), f"the peer changed state {peer_changes} times"
+    assert cluster.active_router() == active
 
 
 def test_a_crashed_active_router_fails_over_and_the_client_follows(cluster):
