@@ -350,3 +350,43 @@ def test_the_store_keeps_the_latest_peers_and_survives_a_bad_file(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     path.write_text('{"epoch": "soon", "peers": {}}')
     assert HeartbeatStore(str(path)).load() == StoredHeartbeats()  # logged, then ignored
+
+
+# --- two paths, one sender ---------------------------------------------------------------------
+
+class QueuedSocket:
+    """The kernel's receive queue of one heartbeat socket (a fake of the socket only)."""
+
+    def __init__(self, source: str, datagrams: list[bytes]) -> None:
+        self.source, self.datagrams = source, list(datagrams)
+
+    def recvmsg(self, _size: int, _ancillary: int):
+        if not self.datagrams:
+            raise BlockingIOError
+        return self.datagrams.pop(0), [], 0, (self.source, 539)
+
+    def fileno(self) -> int:
+        return 99
+
+
+def test_an_older_heartbeat_read_from_the_other_path_does_not_undo_a_newer_state():
+    """The peer numbers its datagrams on both paths from one counter. When both sockets are
+    readable, one is read before the other: the peer's newer state (stopped, 3) read on the
+    public path must not be followed by its older one (running, 2) from the private path, or
+    the state machine sees the peer flip back (the lab's 'peer is stopped / peer is running /
+    peer is stopped' in one instant)."""
+    from lvs_agents.pulse_heartbeats import HeartbeatLink
+    from lvs_agents.pulse_setup import Paths
+
+    paths = Paths(master=False, pairs=((BACKUP, PRIMARY), ("192.168.1.2", PRIMARY_PRIVATE)))
+    link = HeartbeatLink(paths, 539, hb.HeartbeatKeys(KEY), legacy=False, window=2.0)
+    link.verifier.clock = Clock()
+    public = QueuedSocket(PRIMARY, [message(running=True, sequence=1),
+                                    message(running=False, sequence=3)])
+    private = QueuedSocket(PRIMARY_PRIVATE, [message(running=True, sequence=2,
+                                                     sender=PRIMARY_PRIVATE)])
+    seen: list[bool] = []
+    link.receive(public, lambda beat: seen.append(beat.running))
+    link.receive(private, lambda beat: seen.append(beat.running))
+    assert seen == [True, False]
+    assert link.verifier.accepted == 3  # the older one is valid, only not news
