@@ -276,8 +276,9 @@ class Verifier:
 
     ``key`` None with ``legacy`` set: legacy mode (only 4-byte packets from a peer address are
     heartbeats). Otherwise only v1 messages are accepted and legacy packets count as "legacy".
-    Replay state is kept per sender address: each path has its own increasing sequence, so a
-    datagram delayed on one path never makes the other path's datagrams look like replays.
+    Replay state is kept per sender address: a datagram delayed on one path never makes the
+    other path's datagrams look like replays; ``is_news`` tells which accepted ones carry the
+    peer's newest state.
     ``known`` is the last (epoch, sequence) per address from before a restart
     (``last_seen``, kept by ``heartbeat_store``), so a captured datagram is not accepted again.
     """
@@ -297,6 +298,19 @@ class Verifier:
         self._state: dict[str, _PeerState] = {
             address: _PeerState(epoch, sequence)
             for address, (epoch, sequence) in (known or {}).items() if address in self.peers}
+        self._newest: tuple[int, int] | None = None
+
+    def is_news(self, heartbeat: Heartbeat) -> bool:
+        """Whether an accepted ``heartbeat`` is the peer's newest so far across all its paths
+        (it numbers them from one counter): an older one, read later from another path's
+        socket, must not undo the newer state. Legacy heartbeats are not numbered: always."""
+        if heartbeat.legacy:
+            return True
+        number = (heartbeat.epoch, heartbeat.sequence)
+        if self._newest is not None and number <= self._newest:
+            return False
+        self._newest = number
+        return True
 
     def last_seen(self) -> dict[str, tuple[int, int]]:
         """The last accepted (epoch, sequence) per peer address, to keep across restarts."""

@@ -132,7 +132,8 @@ class HeartbeatLink:
             self.verifier.accepted += 1
             if self.store is not None:
                 self.store.save_peers(self.verifier.last_seen())
-            on_heartbeat(beat)
+            if self.verifier.is_news(beat):
+                on_heartbeat(beat)
 
     def count_overflow(self, sock: socket.socket, ancillary: list[tuple[int, int, bytes]]
                        ) -> None:

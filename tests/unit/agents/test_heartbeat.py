@@ -390,3 +390,15 @@ def test_an_older_heartbeat_read_from_the_other_path_does_not_undo_a_newer_state
     link.receive(private, lambda beat: seen.append(beat.running))
     assert seen == [True, False]
     assert link.verifier.accepted == 3  # the older one is valid, only not news
+
+
+def test_news_is_the_newest_across_paths_and_epochs():
+    check = verifier()
+    first = check.check(message(sequence=5), PRIMARY)
+    older = check.check(message(sender=PRIMARY_PRIVATE, sequence=4), PRIMARY_PRIVATE)
+    restarted = check.check(message(epoch=8, sequence=1), PRIMARY)
+    assert first and older and restarted
+    assert [check.is_news(first), check.is_news(older), check.is_news(restarted)] == \
+        [True, False, True]
+    legacy = hb.Heartbeat(running=True, legacy=True)
+    assert check.is_news(legacy) and check.is_news(legacy)
