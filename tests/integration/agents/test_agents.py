@@ -526,12 +526,15 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     and no answer may be missing for 1 s or more (the VIP taken down, the table changed, a
     takeover the peer does not finish: each is a gap of seconds).
 
-    Cause of the losses once seen here (2026-12-06): not the restart's CPU (a busy loop or the
-    restart's imports on the active router cost 0-3 probes per 9 s, as many as nothing
-    happening), but the peer's takeover when the restarted pulse is not heard within the
-    deadtime. Its first heartbeat leaves 1.0-1.6 s after the kill in a lab guest here (systemd,
-    0.4 s of Python start, 0.5 s of imports), 1.3 times that on a slower machine, while the peer
-    waits 2-3 s of it (the deadtime less the last heartbeat's age). When the peer does take over
+    Causes of the losses seen here (2026-12-06). Not CPU: a busy loop on the active router costs
+    0-2 probes per 9 s, as nothing happening does. Kernel work: 300 runs of /bin/true cost 6 and
+    slowed the probe from 359 to 213 answers per 9 s: a UML guest's kernel is one
+    non-preemptible thread, so fork, exec and page faults hold up forwarding; a restart (pulse
+    and lvsd started, their imports read) is such work, and costs 0-5 probes. And the peer's
+    takeover when the restarted pulse is not heard within the deadtime: its first heartbeat
+    leaves 1.0-1.6 s after the kill in an idle lab guest here (systemd, 0.2-0.4 s of Python
+    start, 0.3-0.6 s of imports), 2.8 s at load 6, while the peer waits 2-3 s of it (the
+    deadtime less the last heartbeat's age). When the peer does take over
     (the VIP is then on both routers: the killed pulse could not take it down), the resumed
     master wins and the peer hands back at once: so exactly one holder before the kill, and
     from a deadtime after the restarted pulse reports active on; the peer changes state twice or
