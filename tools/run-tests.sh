@@ -2,45 +2,74 @@
 # `make test`: every stage CI runs, each timed; a failed stage does not hide the later ones.
 # Ends with the time table and one line summing the pytest results of all stages, the stages that
 # are not pytest (lint, sanity, build) counting as one check each.
+#
+# Two rounds, each of two lanes side by side (the machine has two cores; each lane's lines carry
+# its name): the unit tests beside lint, sanity and build; then the agents' tests on their lab
+# beside the lab's life cycle and the Molecule scenarios on theirs. Lanes of UML guests mostly
+# wait on each other's timers, so two labs at once cost little more than one (measured in
+# docs/testing.md); three or more made Ansible's systemd calls in the guests time out.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 junit=build/junit
-rm -rf "$junit"
-mkdir -p "$junit"
+stages=build/stages
+rm -rf "$junit" "$stages"
+mkdir -p "$junit" "$stages"
 
-names=() times=() results=()
+# stage NAME COMMAND...: run it, record "exit-code seconds" in build/stages/NAME.
 stage() {
   local name=$1
   shift
-  echo
   echo "=== stage $name: $*"
   local start=$SECONDS rc
   "$@"
   rc=$?
-  names+=("$name")
-  times+=($((SECONDS - start)))
-  results+=("$([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)")")
+  echo "$rc $((SECONDS - start))" >"$stages/$name"
   echo "=== stage $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED, exit $rc") in $((SECONDS - start)) s"
 }
 
-stage lint make --no-print-directory lint
+# lane NAME STAGE-CALLS...: a background lane; every line it prints starts with [NAME].
+lane() {
+  local name=$1
+  shift
+  { "$@"; } 2>&1 | sed -u "s/^/[$name] /" &
+}
+
 # Property tests and fuzzing run thousands of examples here (tests/unit/conftest.py).
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
-stage unit python -m pytest -q -ra tests/unit lab/tests --junitxml="$junit/unit.xml"
-stage sanity bash tools/sanity.sh
-stage build bash tools/check-build.sh
-stage integration python -m pytest -ra -s -p no:cacheprovider tests/integration \
-  --junitxml="$junit/integration.xml"
+
+checks() {
+  stage lint make --no-print-directory lint
+  stage sanity bash tools/sanity.sh
+  stage build bash tools/check-build.sh
+}
+lane unit stage unit python -m pytest -q -ra tests/unit lab/tests --junitxml="$junit/unit.xml"
+lane checks checks
+wait
+
+integration() {
+  local name=$1
+  shift
+  stage "$name" python -m pytest -ra -s -p no:cacheprovider "$@" --junitxml="$junit/$name.xml"
+}
+lane agents integration agents tests/integration/agents
+lane labs integration labs tests/integration/lab tests/integration/test_molecule.py
+wait
 
 echo
 echo "=== make test: time per stage"
 failed=0 checks=()
-for i in "${!names[@]}"; do
-  printf '  %-12s %5d s  %s\n' "${names[$i]}" "${times[$i]}" "${results[$i]}"
-  [ "${results[$i]}" = ok ] || failed=1
-  case ${names[$i]} in
-    unit|integration) ;;
-    *) checks+=("${names[$i]}=$([ "${results[$i]}" = ok ] && echo ok || echo failed)") ;;
+for name in lint unit sanity build agents labs; do
+  if [ -f "$stages/$name" ]; then
+    read -r rc seconds <"$stages/$name"
+  else
+    rc=missing seconds=0
+  fi
+  result=$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")
+  printf '  %-12s %5d s  %s\n' "$name" "$seconds" "$result"
+  [ "$rc" = 0 ] || failed=1
+  case $name in
+    unit | agents | labs) ;;
+    *) checks+=("$name=$([ "$rc" = 0 ] && echo ok || echo failed)") ;;
   esac
 done
 printf '  %-12s %5d s\n' total "$SECONDS"

@@ -4,8 +4,10 @@ The cluster scenarios (default, drift, failover, real_server_failure, nat) share
 (shared_state: default's create boots it, its destroy removes it) and run in one Molecule call,
 in an order where each starts from what the one before left. The other scenarios (one router
 each, and default_trixie: the default steps and a crash failover on trixie routers and real
-servers) run at the same time in the background, each on a lab of its own, to keep the suite
-within its time budget; their output goes to build/molecule-<name>.log."""
+servers) run after them, at the same time, each on a lab of its own; their output goes to
+build/molecule-<name>.log. (make test runs this file beside the agents' tests, which have a lab
+of their own: more labs at once than two five-guest ones and the two small ones overload a
+two-core machine.)"""
 
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ def lab_down(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def background():
-    """The scenarios that run alone, started together in the background."""
+    """The scenarios that run alone, started together in the background (after the cluster
+    scenarios: only test_molecule_scenario asks for this)."""
     logs = REPO / "build"
     logs.mkdir(exist_ok=True)
     started = {}
@@ -61,7 +64,7 @@ def background():
 
 
 @needs_root
-def test_cluster_scenarios(background):
+def test_cluster_scenarios():
     try:
         code = molecule(*[option for name in CLUSTER for option in ("-s", name)])
     finally:  # Molecule destroys the lab after a failure too; this is for a killed Molecule
