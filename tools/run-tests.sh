@@ -3,11 +3,13 @@
 # Ends with the time table and one line summing the pytest results of all stages, the stages that
 # are not pytest (lint, sanity, build) counting as one check each.
 #
-# Two rounds, each of two lanes side by side (the machine has two cores; each lane's lines carry
-# its name): the unit tests beside lint, sanity and build; then the agents' tests on their lab
-# beside the lab's life cycle and the Molecule scenarios on theirs. Lanes of UML guests mostly
-# wait on each other's timers, so two labs at once cost little more than one (measured in
-# docs/testing.md); three or more made Ansible's systemd calls in the guests time out.
+# Lanes side by side (the machine has two cores; each lane's lines carry its name): the agents'
+# tests on their lab from the start, beside the unit tests and the checks (lint, sanity, build);
+# when those two are done, the lab's life cycle and the Molecule scenarios on their labs. Lanes
+# of UML guests mostly wait on timers, so two labs at once cost far less than one after the
+# other (README, "Tests"); more labs at once made Ansible's systemd calls in the guests time out.
+# The stage functions run only through lane (shellcheck cannot follow that).
+# shellcheck disable=SC2317
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 junit=build/junit
@@ -24,7 +26,7 @@ stage() {
   "$@"
   rc=$?
   echo "$rc $((SECONDS - start))" >"$stages/$name"
-  echo "=== stage $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED, exit $rc") in $((SECONDS - start)) s"
+  echo "=== stage $name: $([ "$rc" -eq 0 ] && echo ok || echo "FAILED, exit $rc") in $((SECONDS - start)) s"
 }
 
 # lane NAME STAGE-CALLS...: a background lane; every line it prints starts with [NAME].
@@ -42,16 +44,17 @@ checks() {
   stage sanity bash tools/sanity.sh
   stage build bash tools/check-build.sh
 }
-lane unit stage unit python -m pytest -q -ra tests/unit lab/tests --junitxml="$junit/unit.xml"
-lane checks checks
-wait
-
 integration() {
   local name=$1
   shift
   stage "$name" python -m pytest -ra -s -p no:cacheprovider "$@" --junitxml="$junit/$name.xml"
 }
 lane agents integration agents tests/integration/agents
+lane unit stage unit python -m pytest -q -ra tests/unit lab/tests --junitxml="$junit/unit.xml"
+unit_lane=$!
+lane checks checks
+checks_lane=$!
+wait "$unit_lane" "$checks_lane"
 lane labs integration labs tests/integration/lab tests/integration/test_molecule.py
 wait
 
