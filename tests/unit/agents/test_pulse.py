@@ -203,6 +203,25 @@ def test_cold_start_master_wins_crash_failover_and_no_flap(cluster):
     assert not [c for c in master.calls("ensure_address") if c["time"] > killed_at]
 
 
+def test_a_killed_active_pulse_is_not_replaced_while_its_vip_still_answers(cluster):
+    """SIGKILL of the active pulse leaves its addresses and IPVS table in the kernel, serving,
+    and its host answers the backup's heartbeats with ICMP port unreachable. Taking the VIP
+    then would make two holders (keepalive's users know it as "VIP on both nodes"): the
+    backup stays standby while the VIP answers ARP, and takes over once it does not."""
+    master, backup = start_pair(cluster)
+    (backup.dir / "netops.jsonl.arp-answer").touch()
+    master.process.kill()
+    wait_for(lambda: len(backup.calls("arp_probe")) >= 2, timeout=4 * DEADTIME + SLACK,
+             what="the backup's VIP checks")
+    assert backup.state() == "standby"
+    assert "its host refuses the heartbeats" in backup.log()
+    assert backup.status()["heartbeat"]["peer_refused"] > 0
+    (backup.dir / "netops.jsonl.arp-answer").unlink()
+    wait_for(lambda: backup.state() == "active", timeout=DEADTIME + SLACK,
+             what="takeover once no VIP answers")
+    assert backup.status()["transitions"] == 1
+
+
 def test_lvsd_yields_the_cpu_to_pulse(cluster):
     """lvsd's start-up takes seconds of CPU on a small router; pulse's heartbeats come first."""
     master = cluster["master"].start()

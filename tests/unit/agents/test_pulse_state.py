@@ -190,6 +190,22 @@ def test_tiebreak_failure_retries_at_the_next_expiry():
     assert actions == [[START_TIEBREAK], [], [START_TIEBREAK], GO]
 
 
+PEER_HOST_UP = Event(ps.DEADTIME_EXPIRED, peer_host_up=True)
+
+
+def test_a_silent_peer_whose_host_refuses_the_heartbeats_gets_the_vip_check():
+    """A pulse killed on the active router leaves its addresses (and the IPVS table) in the
+    kernel, which answers the backup's heartbeats with ICMP port unreachable: the silence is
+    a restarting pulse, not a dead router, so the backup checks that no VIP is still answered
+    before it takes them (the tie-breaker's VIP check, without a tie-breaker), and checks again
+    at every expiry while the peer's pulse stays away."""
+    state, actions = run(BACKUP, [PEER_HOST_UP, TIEBREAK_FAILED, PEER_HOST_UP, TIEBREAK_OK])
+    assert actions == [[START_TIEBREAK], [], [START_TIEBREAK], GO]
+    assert state == ACTIVE
+    # a silent host (crashed router, cut path) is taken over at once, as before
+    assert run(BACKUP, [EXPIRED])[1] == [GO]
+
+
 def test_tiebreak_heartbeat_in_between_wins():
     state, actions = run(TIEBREAKER, [EXPIRED, RUNNING, TIEBREAK_OK])
     assert not state.active and actions[-1] == []
@@ -214,7 +230,7 @@ def test_unknown_event_is_refused():
 
 
 EVENT_STRATEGY = st.sampled_from(
-    [RUNNING, STOPPED, EXPIRED, CHILD_EXITED, CHILD_READY, LINK_DOWN, LINK_UP, TIEBREAK_OK,
+    [RUNNING, STOPPED, EXPIRED, PEER_HOST_UP, CHILD_EXITED, CHILD_READY, LINK_DOWN, LINK_UP, TIEBREAK_OK,
      TIEBREAK_FAILED, GRACE_OVER])
 
 
