@@ -199,7 +199,8 @@ class Pulse:
                                 self.config.deadtime)
                 self.peer_state = "unknown"
                 self.dirty = True
-            self.dispatch(ps.Event(ps.DEADTIME_EXPIRED))
+            self.dispatch(ps.Event(ps.DEADTIME_EXPIRED,
+                                   peer_host_up=self.link.refused_since_heard))
         if now >= self.next_send and not self.exiting:
             self.send_heartbeats()
         if self.dirty or now >= self.next_status:
@@ -256,7 +257,13 @@ class Pulse:
         elif action == ps.RESEND_ARPS_AND_ACTIVE_CMD:
             self.takeover.resend(time.monotonic())
         elif action == ps.START_TIEBREAK:
-            log.info("partner silent for %g s: asking the tie-breaker", self.config.deadtime)
+            if self.link.refused_since_heard:
+                log.warning("partner silent for %g s but its host refuses the heartbeats "
+                            "(pulse killed or restarting): checking that no VIP still answers "
+                            "before taking over", self.config.deadtime)
+            else:
+                log.info("partner silent for %g s: asking the tie-breaker",
+                         self.config.deadtime)
             threading.Thread(target=self._tiebreak, name="tiebreak", daemon=True).start()
         elif action == ps.EXIT:
             self.exiting = True
@@ -371,7 +378,8 @@ class Pulse:
                           "key_ids": self.link.key_ids,
                           "epoch": self.link.sender.epoch, "sent": self.link.sent,
                           "received": self.received,
-                          "rejected": dict(self.link.verifier.rejected)},
+                          "rejected": dict(self.link.verifier.rejected),
+                          "peer_refused": self.link.refused},
             "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
                      "restarts": lvsd.restarts if lvsd else 0},
             "last_good": self.source.status(),

@@ -13,6 +13,11 @@ Under a flood (anyone can send UDP to the heartbeat port):
   deadtime) run between batches however many arrive;
 * the kernel's count of datagrams dropped on a full receive queue (``SO_RXQ_OVFL``) is kept as
   the rejection reason ``queue_full``.
+
+A connected socket also learns when the peer's host answers a heartbeat with ICMP port
+unreachable (``ECONNREFUSED`` on the socket): the host is up, its pulse is not (killed,
+restarting). ``refused`` counts them, ``refused_since_heard`` says whether one came after the
+last heartbeat heard (pulse then checks the VIPs before a takeover).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ class HeartbeatLink:
         self.authenticated = key is not None
         self.connected: set[int] = set()  # sockets the kernel filters for us (by fileno)
         self.overflow: dict[int, int] = {}  # the kernel's drop count, per socket
+        self.refused = 0
+        self.refused_since_heard = False
 
     def use_keys(self, keys: hb.HeartbeatKeys) -> None:
         """New keys (a SIGHUP during a rotation): send with ``keys.send`` from now on."""
@@ -109,6 +116,8 @@ class HeartbeatLink:
                 else:
                     sock.sendto(message, (peer, self.port))
                 self.sent += 1
+            except ConnectionRefusedError:
+                self.note_refused(peer)
             except OSError as error:
                 log.debug("heartbeat to %s: %s", peer, error)
 
@@ -119,7 +128,11 @@ class HeartbeatLink:
                 data, ancillary, _flags, source = sock.recvmsg(512, socket.CMSG_SPACE(4))
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # e.g. ICMP port unreachable reported on the socket
+            except ConnectionRefusedError:  # ICMP port unreachable from the peer's host
+                self.note_refused(sock.getpeername()[0] if sock.fileno() in self.connected
+                                  else "the peer")
+                continue
+            except OSError as error:
                 log.debug("heartbeat socket: %s", error)
                 return
             self.count_overflow(sock, ancillary)
@@ -133,7 +146,15 @@ class HeartbeatLink:
             if self.store is not None:
                 self.store.save_peers(self.verifier.last_seen())
             if self.verifier.is_news(beat):
+                self.refused_since_heard = False
                 on_heartbeat(beat)
+
+    def note_refused(self, peer: str) -> None:
+        if not self.refused_since_heard:
+            log.info("heartbeat to %s: port unreachable (its host is up, its pulse is not)",
+                     peer)
+        self.refused += 1
+        self.refused_since_heard = True
 
     def count_overflow(self, sock: socket.socket, ancillary: list[tuple[int, int, bytes]]
                        ) -> None:

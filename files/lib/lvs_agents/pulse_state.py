@@ -12,6 +12,10 @@ Our additions:
 * tie-breaker: with one configured, a deadtime expiry starts a tie-break instead of activating;
   only a successful result with no heartbeat in between activates; a failure waits for the
   next expiry.
+* a silent peer whose host refuses the heartbeats (ICMP port unreachable: the host is up, its
+  pulse is not; a killed pulse leaves its addresses and IPVS table serving) gets the same
+  tie-break, with or without a tie-breaker configured: its VIP check keeps this node standby
+  while a VIP still answers, so a restarting pulse never makes two holders.
 * resume: at START with every VIP already on this node (pulse killed and restarted while
   active), start active without touching the addresses.
 * TERMINATE while active stands down and sends one "stopped" heartbeat at once, so the peer
@@ -64,12 +68,15 @@ LINKFAIL = "LINKFAIL"
 @dataclass(frozen=True)
 class Event:
     """An input. ``running`` is the peer's state for PEER_HEARTBEAT, ``ok`` the tie-break
-    verdict for TIEBREAK_RESULT, ``vips_present`` whether every VIP is on this node at START."""
+    verdict for TIEBREAK_RESULT, ``vips_present`` whether every VIP is on this node at START,
+    ``peer_host_up`` for DEADTIME_EXPIRED whether the peer's host refused a heartbeat since
+    the last one heard from it."""
 
     kind: str
     running: bool | None = None
     ok: bool | None = None
     vips_present: bool = False
+    peer_host_up: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in EVENTS:
@@ -156,7 +163,7 @@ def _deadtime_expired(options: Options, state: State, event: Event) -> Result:
     state = replace(state, peer=None)
     if not state.may_activate or state.tiebreak_pending:
         return state, []
-    if options.tiebreaker:
+    if options.tiebreaker or event.peer_host_up:
         return replace(state, tiebreak_pending=True), [START_TIEBREAK]
     return replace(state, active=True), list(_ACTIVATE)
 

@@ -19,8 +19,8 @@ log = logging.getLogger(NAME)
 
 def tiebreak_verdict(net: PulseNetops, targets: Sequence[str], vips: Sequence[Any],
                      deadtime: float, norun: bool) -> bool:
-    """A majority of the tie-breakers answers ICMP echo, and no IPv4 VIP answers ARP
-    (an answer means the silent peer still holds it)."""
+    """A majority of the tie-breakers (when there are any) answers ICMP echo, and no IPv4 VIP
+    answers ARP (an answer means the silent peer still holds it)."""
     timeout = min(1.0, max(0.1, deadtime))
     answers: list[bool] = []
     threads = [threading.Thread(target=lambda a=a: answers.append(
@@ -29,7 +29,7 @@ def tiebreak_verdict(net: PulseNetops, targets: Sequence[str], vips: Sequence[An
         thread.start()
     for thread in threads:
         thread.join()
-    if sum(answers) * 2 <= len(targets):
+    if targets and sum(answers) * 2 <= len(targets):
         log.warning("tie-breaker: %d of %d answered: staying standby", sum(answers),
                     len(targets))
         return False
@@ -38,9 +38,11 @@ def tiebreak_verdict(net: PulseNetops, targets: Sequence[str], vips: Sequence[An
             continue
         owner = net.arp_probe(spec.ip, spec.device, timeout)
         if owner is not None:
-            log.warning("tie-breaker: %s is still answered by %s: staying standby",
-                        spec.ip, owner)
+            log.warning("%s is still answered by %s: staying standby", spec.ip, owner)
             return False
-    log.info("tie-breaker: %d of %d answered, no VIP in use: taking over", sum(answers),
-             len(targets))
+    if targets:
+        log.info("tie-breaker: %d of %d answered, no VIP in use: taking over", sum(answers),
+                 len(targets))
+    else:
+        log.info("no VIP answers: taking over")
     return True

@@ -172,6 +172,9 @@ def heartbeat_metrics(metrics: Metrics, beat: dict[str, Any]) -> None:
                 as_int(beat.get("sent")))
     metrics.add("lvs_cluster_heartbeats_received_total", "counter",
                 "Heartbeats received from the peer and accepted.", as_int(beat.get("received")))
+    metrics.add("lvs_cluster_heartbeats_peer_refused_total", "counter",
+                "Heartbeats the peer's host refused (ICMP port unreachable: its pulse is down).",
+                as_int(beat.get("peer_refused")))
     rejected = as_dict(beat.get("rejected"))
     for reason in reject_reasons(rejected):
         metrics.add("lvs_cluster_heartbeats_rejected_total", "counter",

@@ -534,11 +534,13 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     takeover when the restarted pulse is not heard within the deadtime: its first heartbeat
     leaves 1.0-1.6 s after the kill in an idle lab guest here (systemd, 0.2-0.4 s of Python
     start, 0.3-0.6 s of imports), 2.8 s at load 6, while the peer waits 2-3 s of it (the
-    deadtime less the last heartbeat's age). When the peer does take over
-    (the VIP is then on both routers: the killed pulse could not take it down), the resumed
-    master wins and the peer hands back at once: so exactly one holder before the kill, and
-    from a deadtime after the restarted pulse reports active on; the peer changes state twice or
-    not at all."""
+    deadtime less the last heartbeat's age). On a loaded machine the restart outlasted the
+    deadtime and the peer took over while the killed router still held the VIP (two holders, 14
+    of 204 probes lost in a make test run beside the Molecule lane, 2 of 680 with nothing
+    happening). Now the peer's heartbeats are refused by the killed router's kernel (port
+    unreachable), so at the deadtime it checks the VIP, finds it answered and stays standby:
+    one holder throughout, the peer never changes state, and it logs the check when the restart
+    did outlast the deadtime."""
     deadtime = 3.0
     window = 3 * deadtime
     active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
@@ -546,6 +548,7 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     peer = next(router for router in ROUTERS if router != active)
     old_pid = cluster.status(active)["pid"]
     peer_transitions = cluster.status(peer)["transitions"]
+    since = cluster.ssh(peer, "date +@%s").stdout.strip()
     probe = cluster.start_probe()
     before: list[list[str]] = []
     after: list[tuple[float, list[str], bool]] = []  # (since the kill, holders, resumed)
@@ -559,7 +562,7 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
         while time.monotonic() < killed + window + deadtime:
             status = cluster.status(active) or {}
             resumed = status.get("pid") not in (None, old_pid) and status.get("state") == "active"
-            after.append((time.monotonic() - killed, cluster.vip_holders(), resumed))
+            after.append((round(time.monotonic() - killed, 1), cluster.vip_holders(), resumed))
             time.sleep(0.3)
     finally:
         result = cluster.finish_probe(probe)
@@ -573,9 +576,13 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     resumed_at = next((moment for moment, _h, resumed in after if resumed), None)
     peer_changes = cluster.status(peer)["transitions"] - peer_transitions
     split = [moment for moment, holders, _r in after if len(holders) > 1]
+    journal = cluster.ssh(peer, f"journalctl -u lvs-cluster-pulse --since {since} --no-pager "
+                                "-o cat").stdout
+    held_back = journal.count("but its host refuses the heartbeats")
     print(f"probe failures: {quiet.failures()} of {len(quiet.samples)} with nothing happening, "
           f"{kill.failures()} of {len(kill.samples)} after the kill (gap {gap:.3f} s); "
-          f"restarted pulse active {resumed_at} s after the kill; peer took over: "
+          f"restarted pulse active {resumed_at} s after the kill; the peer's VIP checks "
+          f"(restart slower than the deadtime): {held_back}; peer took over: "
           f"{peer_changes > 0}; two holders at {[round(m, 1) for m in split]}")
     assert all(holders == [active] for holders in before), before
     assert gap < 1.0, f"traffic stopped for {gap:.3f} s after the kill"
@@ -584,9 +591,8 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
                              f"kill, {quiet.failures()} of {len(quiet.samples)} with nothing "
                              f"happening (p = {p_value:.4f})")
     assert resumed_at is not None, f"the restarted pulse did not report active: {after}"
-    settled = [holders for moment, holders, _r in after if moment >= resumed_at + deadtime]
-    assert settled and all(holders == [active] for holders in settled), after
-    assert peer_changes in (0, 2), f"the peer changed state {peer_changes} times"
+    assert all(holders == [active] for _m, holders, _r in after), after
+    assert peer_changes == 0, f"the peer changed state {peer_changes} times:\n{journal}"
     assert cluster.active_router() == active
 
 

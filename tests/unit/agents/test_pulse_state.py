@@ -230,8 +230,8 @@ def test_unknown_event_is_refused():
 
 
 EVENT_STRATEGY = st.sampled_from(
-    [RUNNING, STOPPED, EXPIRED, PEER_HOST_UP, CHILD_EXITED, CHILD_READY, LINK_DOWN, LINK_UP, TIEBREAK_OK,
-     TIEBREAK_FAILED, GRACE_OVER])
+    [RUNNING, STOPPED, EXPIRED, PEER_HOST_UP, CHILD_EXITED, CHILD_READY, LINK_DOWN, LINK_UP,
+     TIEBREAK_OK, TIEBREAK_FAILED, GRACE_OVER])
 
 
 @given(st.booleans(), st.booleans(), st.booleans(), st.lists(EVENT_STRATEGY, max_size=30))

@@ -49,6 +49,7 @@ def pulse_doc(updated=NOW, pid=None, **changes):
                   "present": False}],
         "heartbeat": {"keepalive": 0.1, "deadtime": 0.3, "port": 539, "authenticated": True,
                       "sent": 1000, "received": 990,
+                      "peer_refused": 7,
                       "rejected": {"bad_mac": 2, "replay": 1, "stale": 0, "legacy": 4,
                                    "malformed": 0, "unknown_source": 0}},
         "lvsd": {"pid": 4242, "ready": True, "restarts": 1},
@@ -232,6 +233,7 @@ def test_metrics_of_a_healthy_active_router():
     assert sample(samples, "lvs_cluster_pulse_flag", flag="CHILDFAIL") == 0
     assert sample(samples, "lvs_cluster_heartbeats_sent_total") == 1000
     assert sample(samples, "lvs_cluster_heartbeats_received_total") == 990
+    assert sample(samples, "lvs_cluster_heartbeats_peer_refused_total") == 7
     assert sample(samples, "lvs_cluster_heartbeats_rejected_total", reason="legacy") == 4
     assert sample(samples, "lvs_cluster_heartbeats_rejected_total", reason="bad_mac") == 2
     assert sample(samples, "lvs_cluster_vip_present", vip=VIP) == 1
