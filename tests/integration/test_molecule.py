@@ -12,6 +12,7 @@ two-core machine.)"""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -34,9 +35,20 @@ def test_every_scenario_is_run_and_the_cluster_ones_share_the_lab():
         assert "shared_state" not in (MOLECULE / name / "molecule.yml").read_text(), name
 
 
+def fresh_state(run: str) -> dict[str, str]:
+    """The environment for one Molecule run with its state in a new directory of build/.
+    Molecule's own (~/.ansible/tmp/molecule.<hash of the project's folder name>.<scenario>)
+    outlives an interrupted run, and the next run in a folder of that name skips `create`
+    ("instances already created") on a lab that is gone."""
+    directory = REPO / "build" / "molecule-state" / run
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {**ENV, "MOLECULE_EPHEMERAL_DIRECTORY": str(directory)}
+
+
 def molecule(*arguments: str) -> int:
-    return subprocess.run(["molecule", "test", *arguments], cwd=REPO, env=ENV, check=False,
-                          timeout=1800).returncode
+    return subprocess.run(["molecule", "test", *arguments], cwd=REPO,
+                          env=fresh_state("cluster"), check=False, timeout=1800).returncode
 
 
 def lab_down(name: str) -> None:
@@ -54,7 +66,8 @@ def background():
     for name in ALONE:
         with open(logs / f"molecule-{name}.log", "w") as log:
             started[name] = subprocess.Popen(["molecule", "test", "-s", name], cwd=REPO,
-                                             env=ENV, stdout=log, stderr=subprocess.STDOUT)
+                                             env=fresh_state(name), stdout=log,
+                                             stderr=subprocess.STDOUT)
     yield started
     for name, process in started.items():
         if process.poll() is None:
