@@ -583,7 +583,7 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
           f"{kill.failures()} of {len(kill.samples)} after the kill (gap {gap:.3f} s); "
           f"restarted pulse active {resumed_at} s after the kill; the peer's VIP checks "
           f"(restart slower than the deadtime): {held_back}; peer took over: "
-          f"{peer_changes > 0}; two holders at {[round(m, 1) for m in split]}")
+          f"{peer_changes > 0}; two holders at {split}")
     assert all(holders == [active] for holders in before), before
     assert gap < 1.0, f"traffic stopped for {gap:.3f} s after the kill"
     p_value = kill.more_failures_than(quiet)

@@ -212,7 +212,7 @@ def test_cold_start_master_wins_crash_failover_and_no_flap(cluster):
 def test_a_killed_active_pulse_is_not_replaced_while_its_vip_still_answers(cluster):
     """SIGKILL of the active pulse leaves its addresses and IPVS table in the kernel, serving,
     and its host answers the backup's heartbeats with ICMP port unreachable. Taking the VIP
-    then would make two holders (keepalive's users know it as "VIP on both nodes"): the
+    then would make two holders (keepalived's users know it as "VIP on both nodes"): the
     backup stays standby while the VIP answers ARP, and takes over once it does not."""
     master, backup = start_pair(cluster)
     (backup.dir / "netops.jsonl.arp-answer").touch()
