@@ -161,7 +161,7 @@ def start_pair(cluster):
     # a deadtime takes over, as it should (seen at load 5-12). The simultaneous start itself
     # (startup grace) is the state machine's (test_pulse_state.py).
     master = cluster["master"].start()
-    wait_for(lambda: master.status(), what="the master's pulse running")
+    wait_for(master.status, what="the master's pulse running")
     backup = cluster["backup"].start()
     try:
         wait_for(lambda: settled(master, backup), what="master active, backup standby")

@@ -1,0 +1,55 @@
+# Copyright: lvs.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`make test`'s closing lines name what failed in every failed stage (tools/stage-failures.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "stage-failures.py"
+spec = importlib.util.spec_from_file_location("stage_failures", SCRIPT)
+assert spec and spec.loader
+stage_failures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(stage_failures)
+
+
+def write_stage(stages: Path, name: str, rc: int, log: str) -> None:
+    (stages / name).write_text(f"{rc} 12\n")
+    (stages / f"{name}.log").write_text(log)
+
+
+def test_failed_stages_are_named_with_their_failure_lines_and_passed_ones_are_not(tmp_path):
+    write_stage(tmp_path, "lint", 0, "All checks passed!\n")
+    write_stage(tmp_path, "unit", 1,
+                "....F\n=== short test summary info ===\n"
+                "FAILED tests/unit/test_a.py::test_b - AssertionError: " + "x" * 300 + "\n"
+                "1 failed, 4 passed\n")
+    write_stage(tmp_path, "sanity", 1,
+                "Running sanity test \"pylint\"\n"
+                "ERROR: Found 1 pylint issue(s) which need to be resolved:\n"
+                "ERROR: tests/unit/t.py:164:13: unnecessary-lambda: Lambda may not be necessary\n"
+                "FATAL: The 1 sanity test(s) listed below (out of 24) failed.\n")
+    lines = stage_failures.report(tmp_path)
+    assert lines[0] == "[unit] failed:"
+    assert lines[1].startswith("  FAILED tests/unit/test_a.py::test_b - AssertionError: xxx")
+    assert len(lines[1]) == 2 + stage_failures.WIDTH and lines[1].endswith("...")
+    assert lines[2:] == ["[sanity] failed:",
+                         "  ERROR: Found 1 pylint issue(s) which need to be resolved:",
+                         "  ERROR: tests/unit/t.py:164:13: unnecessary-lambda: Lambda may not be "
+                         "necessary"]
+
+
+def test_a_failure_without_summary_lines_shows_the_stage_s_last_lines(tmp_path):
+    write_stage(tmp_path, "build", 2, "building\nstep 1\nstep 2\ntar: cannot open\n\n"
+                                      "=== stage build: FAILED, exit 2 in 1 s\n")
+    assert stage_failures.report(tmp_path) == [
+        "[build] failed:", "  step 1", "  step 2", "  tar: cannot open"]
+
+
+def test_many_failures_are_cut_with_a_pointer_to_the_log(tmp_path):
+    write_stage(tmp_path, "agents", 1, "".join(f"FAILED t.py::test_{n}\n" for n in range(9)))
+    lines = stage_failures.report(tmp_path)
+    assert len(lines) == 1 + stage_failures.LINES_PER_STAGE + 1
+    assert lines[-1] == f"  (+3 more in {tmp_path / 'agents.log'})"
