@@ -27,7 +27,7 @@ FAKE_LVSD = Path(__file__).with_name("fake_lvsd.py")
 RUN_PULSE = Path(__file__).with_name("run_pulse_with_recording_netops.py")
 MASTER_IP, BACKUP_IP = "127.0.0.11", "127.0.0.12"
 KEY = b"a test key that is long enough\n"
-DEADTIME = 0.2
+DEADTIME = 0.5
 SLACK = 2.5  # generous: two cores shared with other test runs
 
 VIRTUAL = """
@@ -46,7 +46,7 @@ virtual {name} {{
 
 def lvs_cf(port, key_file, vips=(("web", "10.254.0.100", 1),)):
     head = (f"serial_no = 1\nprimary = {MASTER_IP}\nbackup = {BACKUP_IP}\nbackup_active = 1\n"
-            f"heartbeat_port = {port}\nkeepalive = 0.05\ndeadtime = {DEADTIME}\n"
+            f"heartbeat_port = {port}\nkeepalive = 0.1\ndeadtime = {DEADTIME}\n"
             f"network = direct\nheartbeat_key_file = {key_file}\n")
     return head + "".join(VIRTUAL.format(name=n, vip=v, label=label) for n, v, label in vips)
 
@@ -157,7 +157,7 @@ def settled(master, backup):
 
 def start_pair(cluster):
     # The backup starts once the master's pulse runs: on a loaded machine one Python process
-    # can start more than a deadtime (0.2 s) after the other, and a backup that runs alone for
+    # can start more than a deadtime after the other, and a backup that runs alone for
     # a deadtime takes over, as it should (seen at load 5-12). The simultaneous start itself
     # (startup grace) is the state machine's (test_pulse_state.py).
     master = cluster["master"].start()
