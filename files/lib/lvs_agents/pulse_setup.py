@@ -59,7 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the primary takes the VIPs back when it hears a running backup")
     parser.add_argument("--tiebreaker", action="append", default=[], metavar="ADDR",
                         help="before a takeover after a silent deadtime, a majority of these "
-                             "must answer ICMP echo and no IPv4 VIP may answer ARP (repeatable)")
+                             "must answer ICMP echo and no VIP may answer ARP or neighbour "
+                             "solicitation (repeatable)")
     parser.add_argument("--garp-count", type=int, default=5, metavar="N",
                         help="gratuitous ARP/NA per address on takeover (default %(default)s)")
     parser.add_argument("--garp-interval", type=float, default=1.0, metavar="S",
