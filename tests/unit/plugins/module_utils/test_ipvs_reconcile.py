@@ -329,6 +329,97 @@ def test_apply_error_when_the_kernel_refuses_the_plan_itself():
     assert fake.snapshot() == {}
 
 
+# --- order: mh and sh build their lookup table from the destination list ---------------------
+# The kernel puts a new destination at the head of its service's list (the fake does too), and
+# mh/sh fill their table walking that list: two routers pick the same real server for a flow
+# only if they added the same destinations in the same order (active-active routers, #13).
+
+
+def added_order(fake, service):
+    """The service's destinations in the order they were added (the kernel lists newest first)."""
+    svc = next(s for s in fake.services.values() if s.port == service.port)
+    return [dest.address for dest in reversed(svc.dump_order())]
+
+
+def reconciled(desired, live):
+    fake, kernel = kernel_with(live)
+    live_table = read_table(kernel)
+    the_plan = plan(desired, live_table, Scope.everything())
+    apply(kernel, the_plan, live_table)
+    assert plan(desired, read_table(kernel), Scope.everything()).operations == []
+    return fake, the_plan
+
+
+MH = web(scheduler="mh", flags={"mh-port"})
+
+
+def test_mh_destinations_are_added_in_the_declared_order():
+    fake, _plan = reconciled({MH: (rs(3), rs(1), rs(2))}, {})
+    assert added_order(fake, MH) == ["10.0.0.3", "10.0.0.1", "10.0.0.2"]
+
+
+def test_an_mh_service_whose_order_differs_is_repaired_from_the_first_difference():
+    # added 1, 3, 2 (a server deleted and added back on one router): 3 and 2 go and come back
+    fake, the_plan = reconciled({MH: (rs(1), rs(2), rs(3))}, {MH: (rs(1), rs(3), rs(2))})
+    assert added_order(fake, MH) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert steps(the_plan) == [("delete_destination", 80, "10.0.0.3"),
+                               ("delete_destination", 80, "10.0.0.2"),
+                               ("add_destination", 80, "10.0.0.2"),
+                               ("add_destination", 80, "10.0.0.3")]
+
+
+def test_a_destination_declared_last_is_only_added():
+    _fake, the_plan = reconciled({MH: (rs(1), rs(2), rs(3))}, {MH: (rs(1), rs(2))})
+    assert steps(the_plan) == [("add_destination", 80, "10.0.0.3")]
+
+
+def test_a_destination_declared_in_the_middle_moves_the_ones_after_it():
+    fake, the_plan = reconciled({MH: (rs(1), rs(2), rs(3))}, {MH: (rs(1), rs(3))})
+    assert added_order(fake, MH) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert steps(the_plan) == [("delete_destination", 80, "10.0.0.3"),
+                               ("add_destination", 80, "10.0.0.2"),
+                               ("add_destination", 80, "10.0.0.3")]
+
+
+def test_a_weight_change_or_a_removal_keeps_the_order_without_re_adding():
+    _fake, the_plan = reconciled({MH: (rs(1), rs(2, weight=0), rs(4))},
+                                 {MH: (rs(1), rs(2), rs(3), rs(4))})
+    assert steps(the_plan) == [("delete_destination", 80, "10.0.0.3"),
+                               ("edit_destination", 80, "10.0.0.2")]
+
+
+def test_the_order_is_repaired_with_the_declared_options():
+    _fake, the_plan = reconciled({MH: (rs(1), rs(2, weight=5))}, {MH: (rs(2), rs(1))})
+    added = [op.destination for op in the_plan.operations if op.action == "add_destination"]
+    assert added == [rs(1), rs(2, weight=5)]
+
+
+def test_other_schedulers_ignore_the_order():
+    rr = web(scheduler="rr")
+    _fake, the_plan = reconciled({rr: (rs(1), rs(2))}, {rr: (rs(2), rs(1))})
+    assert the_plan.operations == []
+
+
+def test_a_rolled_back_deletion_of_an_mh_service_restores_its_order():
+    other = web(81, scheduler="mh")
+    fake, kernel = kernel_with({MH: (rs(1), rs(2), rs(3)), other: (rs(4, 81), rs(5, 81))})
+    live_table = read_table(kernel)
+    fake.fail_on(2, errno.ENOMEM)  # the second deletion: the first one is undone
+    with pytest.raises(ApplyError):
+        apply(kernel, plan({}, live_table, Scope.everything()), live_table)
+    assert added_order(fake, MH) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert added_order(fake, other) == ["10.0.0.4", "10.0.0.5"]
+
+
+def test_check_mode_sees_the_order_the_kernel_would_have():
+    _fake, kernel = kernel_with({MH: (rs(1), rs(3), rs(2))})
+    live_table = read_table(kernel)
+    desired = {MH: (rs(1), rs(2), rs(3))}
+    after = simulate(live_table, plan(desired, live_table, Scope.everything()).operations)
+    assert after == read_table(kernel_with(desired)[1])
+    assert plan(desired, after, Scope.everything()).operations == []
+
+
 # --- property: plan + apply reaches desired, then nothing is left to do -------------------------
 
 # Strategies are built once, at import: building them inside draws is what makes Hypothesis slow.
