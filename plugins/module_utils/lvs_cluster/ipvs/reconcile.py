@@ -197,11 +197,14 @@ class Plan:
 class MemoryTable:
     """A table held in memory that operations change as they would change the kernel's: what a
     plan would leave (check and diff mode), or the table a dry run works on (lvsd --test-start).
-    An operation on a service the table does not hold changes nothing."""
+    An operation on a service the table does not hold changes nothing. Destinations are listed
+    as the kernel lists them, newest first (``initial`` too)."""
 
     def __init__(self, initial: Mapping[Service, Iterable[Destination]] = ()) -> None:
+        # each service's destinations oldest first: an add goes to the end, an edit stays put
         self._table: dict[ServiceKey, tuple[Service, dict[DestinationKey, Destination]]] = {
-            s.key: (s, {d.key: d for d in dests}) for s, dests in dict(initial).items()}
+            s.key: (s, {d.key: d for d in reversed(tuple(dests))})
+            for s, dests in dict(initial).items()}
 
     def apply(self, operations: Iterable[Operation]) -> MemoryTable:
         for op in operations:
@@ -229,10 +232,11 @@ class MemoryTable:
 
     def destinations(self, service: Service) -> tuple[Destination, ...]:
         entry = self._table.get(service.key)
-        return tuple(entry[1].values()) if entry else ()
+        return tuple(reversed(entry[1].values())) if entry else ()
 
     def table(self) -> LiveTable:
-        return {service: tuple(dests.values()) for service, dests in self._table.values()}
+        return {service: tuple(reversed(dests.values()))
+                for service, dests in self._table.values()}
 
 
 def simulate(live: Mapping[Service, Iterable[Destination]], operations: Iterable[Operation]
@@ -280,6 +284,11 @@ def plan(desired: Mapping[Service, Iterable[Destination]], live: Mapping[Service
     return Plan(operations + removals)
 
 
+# Schedulers that build their lookup table walking the service's destination list, which the
+# kernel keeps newest first: the same destinations added in another order give another table.
+ORDERED_SCHEDULERS = frozenset({"mh", "sh"})
+
+
 def _destination_changes(service: Service, wanted: tuple[Destination, ...],
                          live: tuple[Destination, ...], purge: bool) -> list[Operation]:
     live_by_key: dict[DestinationKey, Destination] = {d.key: d for d in live}
@@ -288,13 +297,31 @@ def _destination_changes(service: Service, wanted: tuple[Destination, ...],
     if purge:
         operations += [Operation("delete_destination", service, d, before=d)
                        for d in live if d.key not in wanted_keys]
+    moved = _out_of_order(wanted, live) if service.scheduler in ORDERED_SCHEDULERS else []
+    operations += [Operation("delete_destination", service, live_by_key[key],
+                             before=live_by_key[key]) for key in moved]
     for dest in wanted:
         current = live_by_key.get(dest.key)
-        if current is None:
+        if current is None or dest.key in moved:
             operations.append(Operation("add_destination", service, dest))
         elif current != dest:
             operations.append(Operation("edit_destination", service, dest, before=current))
     return operations
+
+
+def _out_of_order(wanted: tuple[Destination, ...], live: tuple[Destination, ...]
+                  ) -> list[DestinationKey]:
+    """The live destinations to delete and add again so that the wanted ones are in the kernel's
+    list in the declared order: those after the longest start of the declared order that the
+    live list already has (``live`` as the kernel lists it, newest first), oldest first.
+    Other live destinations (kept without purge) do not count."""
+    wanted_keys = [d.key for d in wanted]
+    declared = set(wanted_keys)
+    added = [d.key for d in reversed(live) if d.key in declared]  # oldest first
+    kept = 0
+    while kept < len(added) and added[kept] == wanted_keys[kept]:
+        kept += 1
+    return added[kept:]
 
 
 def plan_timeouts(wanted: nl.Timeouts | Mapping[str, int | None], live: nl.Timeouts
@@ -388,10 +415,11 @@ class Transaction:
         undo: list[Operation] = []
         for op in reversed(self.applied):
             if op.action == "delete_service" and self.live is not None:
-                # re-add the service first, then its destinations
+                # re-add the service first, then its destinations, oldest first (``live`` is
+                # as the kernel lists them): the order mh and sh build their table from
                 undo += [Operation("add_service", op.service)] + [
                     Operation("add_destination", op.service, d)
-                    for d in self.live.get(op.service, ())]
+                    for d in reversed(tuple(self.live.get(op.service, ())))]
             else:
                 undo += op.inverse()
         return undo
