@@ -234,9 +234,14 @@ def main():
             live_dests = kernel.destinations(service)
             current, conns = next(((d, s) for d, s in live_dests if d.key == dest.key),
                                   (None, None))
-            # the service as it is, its other destinations as they are, this one as wanted
-            others = tuple(d for d, _state in live_dests if d.key != dest.key)
-            wanted = others + ((dest,) if state != "absent" else ())
+            # the service as it is, its other destinations as they are, this one as wanted: in
+            # the order they were added (the kernel lists the newest first), a new one last, so
+            # that mh and sh services keep their order (the engine repairs any other)
+            added = [d for d, _state in reversed(live_dests)]
+            wanted = tuple(dest if d.key == dest.key else d for d in added
+                           if state != "absent" or d.key != dest.key)
+            if current is None and state != "absent":
+                wanted += (dest,)
             operations = rc.plan({service: wanted}, {service: tuple(d for d, _s in live_dests)},
                                  rc.Scope.only(service)).operations
             drains = drain_timeout is not None and current is not None and state == "absent"

@@ -283,3 +283,17 @@ def test_the_service_rules_do_not_apply_to_the_service_named(run, fake):
     result = run(service={"address": "192.0.2.10", "port": 0}, address="10.0.0.1", port=0)
     assert not result.failed, result
     assert result["changed"] is True
+
+
+def test_an_mh_service_keeps_its_order_when_a_destination_is_added_or_edited(run, fake):
+    # mh builds its table from the kernel's list: this module's changes add and edit, they
+    # never delete and re-add the service's other destinations
+    fake.load({service(80, scheduler="mh"): [dest(1), dest(2), dest(3)]})
+    added = run(service=SVC, address="10.0.0.4")
+    assert [op["action"] for op in added["operations"]] == ["add_destination"]
+    edited = run(service=SVC, address="10.0.0.2", weight=0)
+    assert [op["action"] for op in edited["operations"]] == ["edit_destination"]
+    removed = run(service=SVC, address="10.0.0.1", state="absent")
+    assert [op["action"] for op in removed["operations"]] == ["delete_destination"]
+    svc = next(iter(fake.services.values()))
+    assert [d.address for d in reversed(svc.dump_order())] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
