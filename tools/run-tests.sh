@@ -12,6 +12,9 @@
 # shellcheck disable=SC2317
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+# Nothing here reads a terminal. Ansible refuses a non-blocking stdin, and a terminal's open file
+# is shared: another program on it (vtysh did) can make it non-blocking under a running suite.
+exec </dev/null
 junit=build/junit
 stages=build/stages
 rm -rf "$junit" "$stages"
