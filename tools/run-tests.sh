@@ -12,6 +12,11 @@
 # shellcheck disable=SC2317
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+# Nothing here reads a terminal. Ansible refuses a non-blocking stdin, and an inherited stdin is
+# one open file shared by every process: ssh (or another program on the same terminal) makes it
+# non-blocking, and one that is killed never undoes it. The tests also give Molecule, Ansible and
+# labctl stdins of their own.
+exec </dev/null
 junit=build/junit
 stages=build/stages
 rm -rf "$junit" "$stages"

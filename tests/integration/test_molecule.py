@@ -47,13 +47,13 @@ def fresh_state(run: str) -> dict[str, str]:
 
 
 def molecule(*arguments: str) -> int:
-    return subprocess.run(["molecule", "test", *arguments], cwd=REPO,
+    return subprocess.run(["molecule", "test", *arguments], cwd=REPO, stdin=subprocess.DEVNULL,
                           env=fresh_state("cluster"), check=False, timeout=1800).returncode
 
 
 def lab_down(name: str) -> None:
     subprocess.run([str(REPO / "lab" / "labctl"), "down"], cwd=REPO, check=False,
-                   env={**ENV, "LAB_NAME": name}, capture_output=True)
+                   env={**ENV, "LAB_NAME": name}, capture_output=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,8 @@ def background():
         with open(logs / f"molecule-{name}.log", "w") as log:
             started[name] = subprocess.Popen(["molecule", "test", "-s", name], cwd=REPO,
                                              env=fresh_state(name), stdout=log,
-                                             stderr=subprocess.STDOUT)
+                                             stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL)
     yield started
     for name, process in started.items():
         if process.poll() is None:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 def labctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(LABCTL), *args], env=ENV, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
 def lab_leftovers() -> list[str]:
@@ -48,8 +48,11 @@ def lab_leftovers() -> list[str]:
 @pytest.fixture(scope="module")
 def lab():
     """A lab brought up after an earlier `up` was killed midway; always taken down."""
+    # its own stdin: ssh makes an inherited one non-blocking and, killed, never undoes it (then
+    # every later Ansible run of the suite refused to start: "Non-blocking file handles")
     killed = subprocess.Popen([str(LABCTL), "up"], env=ENV, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and len(list(STATE.glob("guests/*.pid"))) < 2:
@@ -103,7 +106,7 @@ def test_the_generated_inventory_reaches_every_guest_from_the_host(lab):
         ["ansible", "-i", str(STATE / "inventory.yml"), "all", "-m", "command",
          "-a", "cat /proc/sys/kernel/hostname"],
         env={**ENV, "ANSIBLE_HOST_KEY_CHECKING": "False"}, capture_output=True, text=True,
-        timeout=180, check=False)
+        timeout=180, check=False, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
     for guest in GUESTS:
         assert f"{guest} | CHANGED | rc=0 >>\n{guest}" in result.stdout

@@ -56,25 +56,33 @@ for line in sys.stdin:
 """
 
 # Captures frames on a device in a background thread of a worker (the peer's view of a burst).
+# Each frame is stamped with the time the kernel received it (SO_TIMESTAMPNS, CLOCK_REALTIME),
+# not when this thread got to read it: on a loaded machine the reader runs late, and a burst read
+# late looked closer to the next one than it was (0.12 s apart for bursts sent 0.2 s apart).
 CAPTURE = r"""
-import socket, threading, time
+import socket, struct, threading, time
+SO_TIMESTAMPNS = 35  # Linux, asm-generic; Python does not name it
 def start_capture(device, source_mac):
     global captured, capture_done
     captured, capture_done = [], threading.Event()
     wanted = bytes.fromhex(source_mac.replace(":", ""))
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     sock.bind((device, 0x0003))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.settimeout(0.05)
     def loop():
         with sock:
             while not capture_done.is_set():
                 try:
-                    frame, info = sock.recvfrom(65536)
+                    frame, ancillary, _flags, info = sock.recvmsg(65536, socket.CMSG_SPACE(16))
                 except socket.timeout:
                     continue
+                stamps = [struct.unpack("qq", data[:16]) for level, kind, data in ancillary
+                          if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS]
                 if frame[6:12] == wanted and frame[12:14] in (b"\x08\x06", b"\x86\xdd") \
                         and info[2] != socket.PACKET_OUTGOING:
-                    captured.append((time.monotonic(), frame.hex()))
+                    seconds, nanoseconds = stamps[0]  # no stamp: fail, never mix clocks
+                    captured.append((seconds + nanoseconds / 1e9, frame.hex()))
     threading.Thread(target=loop, daemon=True).start()
 def stop_capture():
     capture_done.set()

@@ -275,7 +275,8 @@ def test_a_slow_start_is_not_a_silent_peer(cluster):
     log = backup.log()
     # (its peer's host refuses the heartbeats here: the expiry starts the VIP check first)
     waited = logged_at(log, "DEADTIME_EXPIRED -> ") - logged_at(log, "START ->")
-    assert waited >= DEADTIME - 0.002, log  # the log's times are cut to the ms
+    # (a bug expires at once, ~0 s; pulse counts from an instant a few ms before it logs START)
+    assert waited >= 0.9 * DEADTIME, log
 
 
 def test_a_restarted_pulse_holding_its_vips_resumes_without_touching_them(cluster):
