@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
     if args.state_dir:
         os.environ["LVS_CLUSTER_STATE_DIR"] = args.state_dir
     source = ConfigSource(args.configfile, args.last_good, log)
+    if args.mode == "bgp":
+        return run_bgp(args, source)
     try:
         prepared = prepare(args, netops, source)
         if isinstance(prepared, int):
@@ -90,6 +92,26 @@ def main(argv: list[str] | None = None, netops: PulseNetops | None = None) -> in
     log.info("starting as %s (%s), heartbeat %s on port %d", "primary" if pulse.paths.master
              else "backup", ", ".join(pulse.paths.own),
              "v2" if key is not None else "legacy", config.heartbeat_port)
+    try:
+        return pulse.run()
+    except OSError as error:
+        log.error("%s", error)
+        return 1
+
+
+def run_bgp(args: argparse.Namespace, source: ConfigSource) -> int:
+    """bgp mode: no peer, no heartbeat key; the routes instead of addresses and ARP."""
+    from . import netops_routes  # noqa: PLC0415 - pyroute2, bgp mode only
+    from .pulse_bgp import BgpPulse  # noqa: PLC0415
+
+    try:
+        config = source.load()
+    except runtime.ConfigError as error:
+        log.error("%s", error)
+        return 2
+    pulse = BgpPulse(args, config, netops_routes, source)
+    log.info("starting in bgp mode: %d VIP(s), min_healthy %d", len(pulse.vips),
+             args.min_healthy)
     try:
         return pulse.run()
     except OSError as error:

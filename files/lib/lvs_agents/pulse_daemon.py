@@ -105,7 +105,7 @@ class Pulse:
             end.setblocking(False)
         signal.set_wakeup_fd(self.signal_write.fileno(), warn_on_full_buffer=False)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(signum, _note_signal)
+            signal.signal(signum, note_signal)
         self.selector.register(self.signal_read, selectors.EVENT_READ, "signal")
         self.selector.register(self.wake_read, selectors.EVENT_READ, "wake")
 
@@ -167,10 +167,10 @@ class Pulse:
         if kind == "heartbeat":
             self.link.receive(fileobj, self.on_heartbeat)
         elif kind == "signal":
-            for signum in _drain(self.signal_read):
+            for signum in drain_signals(self.signal_read):
                 self.on_signal(signum)
         elif kind == "wake":
-            _drain(self.wake_read)
+            drain_signals(self.wake_read)
         elif kind == "lvsd-ready" and self.lvsd is not None and self.lvsd.on_readable():
             self.dirty = True
             self.dispatch(ps.Event(ps.CHILD_READY))
@@ -409,11 +409,13 @@ class Pulse:
         log.info("stopped")
 
 
-def _note_signal(signum: int, frame: Any) -> None:
+def note_signal(signum: int, frame: Any) -> None:
     """Signals are handled by the loop, through the wakeup fd; this only arms it."""
 
 
-def _drain(sock: socket.socket) -> bytes:
+def drain_signals(sock: socket.socket) -> bytes:
+    """Everything waiting on the signal wakeup socket (or the wake pipe): one byte per signal
+    number."""
     data = b""
     while True:
         try:

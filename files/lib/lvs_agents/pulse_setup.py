@@ -53,6 +53,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(repeat for several)")
     parser.add_argument("--fos", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=VERSION)
+    parser.add_argument("--mode", choices=("pair", "bgp"), default="pair",
+                        help="pair: the primary/backup pair of lvs.cf with heartbeats (the "
+                             "default); bgp: every router active, each VIP announced to FRR "
+                             "while this router can serve it")
+    parser.add_argument("--min-healthy", type=int, default=1, metavar="N",
+                        help="bgp mode: announce a VIP while one of its virtual services has "
+                             "at least N real servers passing their checks (default "
+                             "%(default)s)")
+    parser.add_argument("--drain", type=float, default=2.0, metavar="S",
+                        help="bgp mode: on stop, seconds between withdrawing the VIPs and "
+                             "no longer serving them (default %(default)s)")
     parser.add_argument("--legacy-heartbeat", action="store_true",
                         help="speak only Piranha's unauthenticated 4-byte heartbeat (mixed pairs)")
     parser.add_argument("--failback", action="store_true",
@@ -81,6 +92,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.last_good is None:
         args.last_good = (os.path.join(args.state_dir, last_good.FILE_NAME) if args.state_dir
                           else last_good.default_path())
+    if args.min_healthy < 1:
+        parser.error("--min-healthy must be at least 1")
+    if not 0 <= args.drain <= 3600:
+        parser.error("--drain must be between 0 and 3600 seconds")
     if args.garp_count < 0 or args.garp_interval < 0:
         parser.error("--garp-count and --garp-interval must not be negative")
     if args.metrics != "off":

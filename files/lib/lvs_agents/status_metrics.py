@@ -143,6 +143,34 @@ def pulse_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
                     "Unix time of pulse's last state transition.", since)
     metrics.add("lvs_cluster_transitions_total", "counter",
                 "State transitions of pulse since it started.", as_int(pulse.get("transitions")))
+    if pulse.get("mode") == "bgp":
+        bgp_metrics(metrics, pulse)
+    else:
+        pair_metrics(metrics, pulse, now)
+    child = as_dict(pulse.get("lvsd"))
+    metrics.add("lvs_cluster_lvsd_ready", "gauge", "1 when pulse's lvsd child reported READY.",
+                1 if child.get("ready") else 0)
+    metrics.add("lvs_cluster_lvsd_restarts_total", "counter",
+                "Times pulse restarted its lvsd child.", as_int(child.get("restarts")))
+
+
+def bgp_metrics(metrics: Metrics, pulse: dict[str, Any]) -> None:
+    """bgp mode (pulse_bgp): each VIP announced or not, and how often that changed."""
+    for vip in as_list(pulse.get("vips")):
+        vip = as_dict(vip)
+        if vip.get("ip"):
+            metrics.add("lvs_cluster_vip_announced", "gauge",
+                        "1 while this router announces the VIP to its BGP neighbours.",
+                        1 if vip.get("announced") else 0, [("vip", vip.get("ip", ""))])
+    metrics.add("lvs_cluster_announcements_total", "counter",
+                "VIP announcements since pulse started (bgp mode).",
+                as_int(pulse.get("announcements")))
+    metrics.add("lvs_cluster_withdrawals_total", "counter",
+                "VIP withdrawals since pulse started (bgp mode).", as_int(pulse.get("withdrawals")))
+
+
+def pair_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
+    """The pair: the peer, the VIPs held, the heartbeats."""
     peer = as_dict(pulse.get("peer"))
     metrics.add("lvs_cluster_pulse_peer_running", "gauge",
                 "1 when the peer's last heartbeat said it is running.",
@@ -160,11 +188,6 @@ def pulse_metrics(metrics: Metrics, pulse: dict[str, Any], now: float) -> None:
                     1 if vip.get("present") else 0,
                     [("vip", vip.get("ip", "")), ("device", vip.get("device", ""))])
     heartbeat_metrics(metrics, as_dict(pulse.get("heartbeat")))
-    child = as_dict(pulse.get("lvsd"))
-    metrics.add("lvs_cluster_lvsd_ready", "gauge", "1 when pulse's lvsd child reported READY.",
-                1 if child.get("ready") else 0)
-    metrics.add("lvs_cluster_lvsd_restarts_total", "counter",
-                "Times pulse restarted its lvsd child.", as_int(child.get("restarts")))
 
 
 def heartbeat_metrics(metrics: Metrics, beat: dict[str, Any]) -> None:

@@ -44,6 +44,29 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
                  f" since {_clock(pulse.get('since'))} ({_ago(now, pulse.get('since'))}),"
                  f" flags: {flags}, transitions: {as_int(pulse.get('transitions'))}")
     lines += last_good_lines(pulse)
+    lines += bgp_lines(pulse) if pulse.get("mode") == "bgp" else heartbeat_lines(pulse, now)
+    child = as_dict(pulse.get("lvsd"))
+    lines.append(f"  lvsd child: pid {child.get('pid')}, "
+                 f"{'ready' if child.get('ready') else 'NOT ready'},"
+                 f" restarts {as_int(child.get('restarts'))}")
+    return lines
+
+
+def bgp_lines(pulse: dict[str, Any]) -> list[str]:
+    """bgp mode: each VIP announced to the upstream or not (pulse_bgp)."""
+    lines = [f"  bgp mode: min_healthy {pulse.get('min_healthy', '?')},"
+             f" announcements {as_int(pulse.get('announcements'))},"
+             f" withdrawals {as_int(pulse.get('withdrawals'))}"]
+    for vip in as_list(pulse.get("vips")):
+        vip = as_dict(vip)
+        announced = "announced" if vip.get("announced") else "WITHDRAWN"
+        lines.append(f"  VIP {vip.get('ip')}: {announced}")
+    return lines
+
+
+def heartbeat_lines(pulse: dict[str, Any], now: float) -> list[str]:
+    """The pair: the peer, the VIPs held, the heartbeat counters."""
+    lines = []
     peer = as_dict(pulse.get("peer"))
     addresses = ", ".join(str(a) for a in as_list(peer.get("addresses"))) or "?"
     lines.append(f"  peer {addresses}: {peer.get('state', 'unknown')},"
@@ -62,10 +85,6 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
                  f" {'authenticated' if beat.get('authenticated') else 'NOT authenticated'}")
     lines.append(f"    sent {as_int(beat.get('sent'))}, received {as_int(beat.get('received'))},"
                  f" rejected: {reasons}")
-    child = as_dict(pulse.get("lvsd"))
-    lines.append(f"  lvsd child: pid {child.get('pid')}, "
-                 f"{'ready' if child.get('ready') else 'NOT ready'},"
-                 f" restarts {as_int(child.get('restarts'))}")
     return lines
 
 

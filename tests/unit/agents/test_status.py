@@ -270,6 +270,29 @@ def test_standby_router_with_a_failure_flag():
     assert sample(samples, "lvs_cluster_agent_up", agent="lvsd") == 0
 
 
+def bgp_pulse_doc(**changes):
+    doc = {"version": 1, "pid": os.getpid(), "updated": NOW, "mode": "bgp", "node": "bgp",
+           "state": "active", "flags": [], "since": NOW - 60, "min_healthy": 1,
+           "vips": [{"ip": VIP, "announced": True}, {"ip": "fd98::100", "announced": False}],
+           "announcements": 3, "withdrawals": 1,
+           "lvsd": {"pid": 4242, "ready": True, "restarts": 0}}
+    doc.update(changes)
+    return doc
+
+
+def test_metrics_of_a_bgp_mode_router():
+    samples, types = parse_exposition(render(bgp_pulse_doc(), lvsd_doc(), []))
+    assert sample(samples, "lvs_cluster_pulse_active") == 1
+    assert sample(samples, "lvs_cluster_vip_announced", vip=VIP) == 1
+    assert sample(samples, "lvs_cluster_vip_announced", vip="fd98::100") == 0
+    assert sample(samples, "lvs_cluster_announcements_total") == 3
+    assert sample(samples, "lvs_cluster_withdrawals_total") == 1
+    assert sample(samples, "lvs_cluster_lvsd_ready") == 1
+    assert types["lvs_cluster_withdrawals_total"] == "counter"
+    # no peer and no heartbeats in bgp mode: nothing that reads as a dead peer
+    assert not {n for n in names(samples) if "peer" in n or "heartbeat" in n}
+
+
 def test_label_values_are_escaped():
     nasty = 'we"b\\1\nx'
     lvsd = lvsd_doc(virtual_name=nasty, servers=[server(nasty, "10.254.0.21")])
@@ -482,6 +505,19 @@ def test_status_text(run_dir):
                             "active", "3", "inactive", "10"]
     [web2] = [line for line in out.splitlines() if "10.254.0.22:80" in line]
     assert web2.split()[2:4] == ["web2", "down"]
+
+
+def test_status_text_in_bgp_mode(run_dir):
+    now = time.time()
+    write("pulse", {**bgp_pulse_doc(), "updated": now}, run_dir)
+    write("lvsd", lvsd_doc(updated=now), run_dir)
+    code, out = lvs_status()
+    assert code == 0
+    assert "this node: bgp, active since" in out
+    assert "bgp mode: min_healthy 1, announcements 3, withdrawals 1" in out
+    assert f"VIP {VIP}: announced" in out and "VIP fd98::100: WITHDRAWN" in out
+    assert "peer" not in out and "heartbeat" not in out
+    assert "lvsd child: pid 4242, ready, restarts 0" in out
 
 
 def test_status_json(run_dir):
