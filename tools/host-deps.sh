@@ -30,14 +30,31 @@ if ! command -v "$python" >/dev/null 2>&1; then
 elif ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+# FRR's vtysh checks the router role's frr.conf in the unit tests; installed with no daemon
+# started (Debian's package would start zebra on this host).
+frr_missing=false
+command -v vtysh >/dev/null 2>&1 || frr_missing=true
+[ ${#missing[@]} -eq 0 ] && [ "$frr_missing" = false ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "host-deps: missing packages (${missing[*]}); run as root to install them" >&2
   exit 1
 fi
-mapfile -t unique < <(printf '%s\n' "${missing[@]}" | sort -u)
-echo "host-deps: installing ${unique[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends "${unique[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t unique < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "host-deps: installing ${unique[*]}"
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${unique[@]}" >/dev/null
+fi
+if [ "$frr_missing" = true ]; then
+  echo "host-deps: installing frr (vtysh only: no FRR daemon is started)"
+  policy=/usr/sbin/policy-rc.d
+  [ -e "$policy" ] && { echo "host-deps: $policy exists; install frr yourself" >&2; exit 1; }
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+  [ ${#missing[@]} -eq 0 ] && apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends frr >/dev/null
+  systemctl disable frr.service >/dev/null 2>&1 || true
+fi

@@ -2,7 +2,9 @@
 # Build the lab's guest image: Debian (bookworm or trixie) with systemd, sshd, python3, ipvsadm
 # and the User-Mode Linux kernel modules (the same lab kernel for every release). Nothing of lvs.cluster's own dependencies is baked in (the
 # agents' Python dependencies are pushed as wheels, as on a router without internet); keepalived
-# (disabled) is there for the benchmarks' anchor.
+# (disabled) is there for the benchmarks' anchor; FRR (disabled) for the scale-out lab's routers
+# and its upstream router, and python3-apt for Ansible's apt module (the router role installs FRR
+# with it; lab guests have no mirror, so the package must already be there).
 #
 # usage: build.sh OUTPUT_DIR UML_VERSION MIRROR [DEB_CACHE_DIR [SUITE]]
 # SUITE is the Debian release, bookworm (the default) or trixie; every package below exists
@@ -14,7 +16,7 @@ set -euo pipefail
 
 out=$1 uml_version=$2 mirror=$3 deb_cache=${4:-} suite=${5:-bookworm}
 case "$suite" in bookworm|trixie) ;; *) echo "image: unsupported release $suite" >&2; exit 2 ;; esac
-packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived
+packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived,frr,python3-apt
 size=2G
 
 work=$(mktemp -d "$out/.build.XXXXXX")
@@ -57,8 +59,9 @@ printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root
 rm -f "$root/var/lib/dbus/machine-id"
 
 # Per-guest identity comes from the kernel command line (systemd ignores unknown init
-# arguments, so a one-shot unit reads /proc/cmdline): lab.host=NAME and one
-# lab.nic=DEVICE,NAME,ADDRESS/PREFIX per interface.
+# arguments, so a one-shot unit reads /proc/cmdline): lab.host=NAME, one
+# lab.nic=DEVICE,NAME,ADDRESS/PREFIX per interface and one lab.route=TO,VIA per static route
+# (after the interfaces: the kernel command line keeps their order).
 install -m 0755 /dev/stdin "$root/usr/local/sbin/lab-setup" <<'SETUP'
 #!/bin/sh
 set -e
@@ -75,6 +78,9 @@ for arg in $(cat /proc/cmdline); do
       ip link set "$dev" name "$ifname"
       [ -n "$addr" ] && ip addr add "$addr" dev "$ifname"
       ip link set "$ifname" up ;;
+    lab.route=*)
+      spec=${arg#lab.route=}
+      ip route replace "${spec%%,*}" via "${spec#*,}" ;;
   esac
 done
 SETUP
@@ -96,6 +102,7 @@ WantedBy=sysinit.target
 UNIT
 chroot "$root" systemctl enable lab-setup.service >/dev/null 2>&1
 chroot "$root" systemctl disable keepalived.service >/dev/null 2>&1 || true
+chroot "$root" systemctl disable frr.service >/dev/null 2>&1 || true
 # Units with no job in a lab guest: consoles (the console is /dev/null), timers, and mounts
 # and module loads for hardware UML has not. Booting is CPU-bound, so each one saved counts.
 for unit in getty@tty1.service serial-getty@ttyS0.service console-getty.service getty.target \

@@ -21,6 +21,7 @@ def command(guest: Guest, ns: str, rootfs: Path, cow: Path, uml_dir: Path) -> li
              for n in range(len(guest.nics))]
     args += ["con=null", "con0=null,fd:1", f"lab.host={guest.name}"]
     args += [f"lab.nic=vec{n},eth{n},{nic.address}" for n, nic in enumerate(guest.nics)]
+    args += [f"lab.route={route.to},{route.via}" for route in guest.routes]
     return args
 
 

@@ -45,6 +45,14 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A static route a guest sets at boot: ``to`` (``default`` or a network) via ``via``."""
+
+    to: str
+    via: ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
 class Guest:
     name: str
     index: int  # 1-based, stable order of the file; used for MACs and tap names
@@ -52,6 +60,7 @@ class Guest:
     groups: tuple[str, ...]
     memory: str
     release: str = DEFAULT_RELEASE  # the Debian release of its image (bookworm, trixie)
+    routes: tuple[Route, ...] = ()
 
     def mac(self, nic_index: int) -> str:
         return f"52:54:00:fe:{self.index:02x}:{nic_index:02x}"
@@ -146,7 +155,7 @@ def _parse_guest(name: str, index: int, raw: Any, networks: dict[str, Network], 
         raise TopologyError(f"{source}: {where}: guest names are 1-10 of [a-z0-9-], "
                             "starting with a letter")
     body = _require(raw, where, source)
-    _no_unknown(body, {"nics", "groups", "memory", "release"}, where, source)
+    _no_unknown(body, {"nics", "groups", "memory", "release", "routes"}, where, source)
     raw_nics = body.get("nics")
     if not isinstance(raw_nics, list) or not 1 <= len(raw_nics) <= MAX_NICS:
         raise TopologyError(f"{source}: {where}.nics: expected a list of 1-{MAX_NICS} NICs")
@@ -171,8 +180,36 @@ def _parse_guest(name: str, index: int, raw: Any, networks: dict[str, Network], 
     if not MEMORY.match(guest_memory):
         raise TopologyError(f"{source}: {where}.memory: {guest_memory!r} is not like 256M or 1G")
     guest_release = _release(body.get("release", release), f"{where}.release", source)
+    routes = _parse_routes(body.get("routes", []), nics, f"{where}.routes", source)
     return Guest(name=name, index=index, nics=tuple(nics), groups=tuple(groups),
-                 memory=guest_memory, release=guest_release)
+                 memory=guest_memory, release=guest_release, routes=routes)
+
+
+def _parse_routes(raw: Any, nics: list[Nic], where: str, source: str) -> tuple[Route, ...]:
+    """Static routes, each ``{to: default | NETWORK, via: ADDRESS}`` with the gateway on one of
+    the guest's own networks."""
+    if not isinstance(raw, list):
+        raise TopologyError(f"{source}: {where}: expected a list of {{to, via}}")
+    routes = []
+    for n, item in enumerate(raw):
+        route_where = f"{where}[{n}]"
+        body = _require(item, route_where, source)
+        _no_unknown(body, {"to", "via"}, route_where, source)
+        to = str(body.get("to"))
+        if to != "default":
+            try:
+                to = str(ipaddress.IPv4Network(to, strict=True))
+            except ValueError as exc:
+                raise TopologyError(f"{source}: {route_where}.to: {exc} (or 'default')") from None
+        try:
+            via = ipaddress.IPv4Address(str(body.get("via")))
+        except ValueError as exc:
+            raise TopologyError(f"{source}: {route_where}.via: {exc}") from None
+        if not any(via in nic.address.network for nic in nics):
+            raise TopologyError(f"{source}: {route_where}.via: {via} is on none of the guest's "
+                                "networks")
+        routes.append(Route(to, via))
+    return tuple(routes)
 
 
 def parse_topology(data: Any, source: str) -> Topology:

@@ -73,3 +73,11 @@ def test_guest_command_line():
     assert "ubd0=/s/lvs1.cow,/img/rootfs.img" in args
     assert "vec1:transport=tap,ifname=lt1n1,mac=52:54:00:fe:01:01,gro=1" in args
     assert "lab.nic=vec0,eth0,10.254.0.11/24" in args and "lab.host=lvs1" in args
+    assert not any(arg.startswith("lab.route=") for arg in args)
+
+
+def test_guest_command_line_routes_come_after_the_nics():
+    topology = load_topology(Path(__file__).resolve().parents[1] / "topologies" / "scaleout.yml")
+    args = command(topology.guest("web1"), "scaleout", Path("/i"), Path("/c"), Path("/u"))
+    assert args[-2:] == ["lab.nic=vec0,eth0,10.254.1.21/24",
+                         "lab.route=10.254.3.0/24,10.254.1.2"]

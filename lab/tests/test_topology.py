@@ -75,6 +75,17 @@ def test_nic_address_carries_the_network_prefix():
         (lambda d: d["guests"]["a"].update(release="sid"),
          "guests.a.release: 'sid' is not a Debian release"),
         (lambda d: d["guests"]["a"].update(release=13), "guests.a.release: 13 is not"),
+        (lambda d: d["guests"]["a"].update(routes={"to": "default"}),
+         "guests.a.routes: expected a list"),
+        (lambda d: d["guests"]["a"].update(routes=[{"to": "10.9.0.1/16", "via": "10.254.0.1"}]),
+         "guests.a.routes[0].to: 10.9.0.1/16 has host bits set (or 'default')"),
+        (lambda d: d["guests"]["a"].update(routes=[{"to": "default", "via": "10.9.9.9"}]),
+         "guests.a.routes[0].via: 10.9.9.9 is on none of the guest's networks"),
+        (lambda d: d["guests"]["a"].update(routes=[{"to": "default", "via": "gw"}]),
+         "guests.a.routes[0].via:"),
+        (lambda d: d["guests"]["a"].update(routes=[{"to": "default", "via": "10.254.0.1",
+                                                    "dev": "eth0"}]),
+         "guests.a.routes[0]: unknown key 'dev'"),
     ],
 )
 def test_each_mistake_names_file_and_field(mutate, expected):
@@ -139,3 +150,18 @@ def test_trixie_topology_is_the_default_lab_with_trixie_routers_and_real_servers
     assert {g.name: g.release for g in trixie.guests} == {
         "lvs1": "trixie", "lvs2": "trixie", "web1": "trixie", "web2": "trixie",
         "client": "bookworm"}
+
+
+SCALEOUT = Path(__file__).resolve().parents[1] / "topologies" / "scaleout.yml"
+
+
+def test_scaleout_topology_routes_the_clients_through_edge():
+    topology = load_topology(SCALEOUT)
+    assert [g.name for g in topology.guests] == [
+        "edge", "lvs1", "lvs2", "lvs3", "web1", "web2", "web3", "client"]
+    client = topology.guest("client")
+    assert [(r.to, str(r.via)) for r in client.routes] == [("default", "10.254.3.2")]
+    assert [(r.to, str(r.via)) for r in topology.guest("web2").routes] == [
+        ("10.254.3.0/24", "10.254.1.2")]
+    assert {g.name for g in topology.guests if "lvs_routers" in g.groups} == {
+        "lvs1", "lvs2", "lvs3"}

@@ -131,7 +131,6 @@ class BgpPulse:
             self.lvsd = Lvsd(program, self.args.configfile, self.args.last_good,
                              self.args.verbose, self.selector, self.args.lvsd_option)
             self.lvsd.start()
-        self.maybe_notify_ready()
         try:
             while not self.exiting:
                 for key, _mask in self.selector.select(self.timeout()):
@@ -155,7 +154,6 @@ class BgpPulse:
                 self.on_signal(signum)
         elif kind == "lvsd-ready" and self.lvsd is not None and self.lvsd.on_readable():
             self.evaluate(time.monotonic())
-            self.maybe_notify_ready()
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -207,7 +205,8 @@ class BgpPulse:
 
     def evaluate(self, now: float) -> None:
         self.next_evaluate = now + EVALUATE_INTERVAL
-        self.announced, actions = an.step(self.announced, self.inputs(now))
+        inputs = self.inputs(now)
+        self.announced, actions = an.step(self.announced, inputs)
         for kind, vip in actions:
             if kind == an.WITHDRAW:
                 self.withdrawals += 1
@@ -221,6 +220,12 @@ class BgpPulse:
             self.since = time.time()
             self.write_status()
             runtime.notify(f"STATUS={self.systemd_status()}")
+        if not self.ready_notified and inputs.lvsd_ready \
+                and all(v.checked for v in inputs.virtuals):
+            # Ready once announced what it can: a rolling restart (systemctl restart returns
+            # at READY) then never has two routers withdrawn at once.
+            self.ready_notified = True
+            runtime.notify("READY=1", f"STATUS={self.systemd_status()}")
 
     def _route(self, operation: str, vip: str) -> None:
         if self.args.norun:
@@ -253,11 +258,6 @@ class BgpPulse:
             self.lvsd.signal(signal.SIGHUP)
 
     # --- outputs --------------------------------------------------------------------------
-
-    def maybe_notify_ready(self) -> None:
-        if not self.ready_notified and (self.lvsd is None or self.lvsd.ready):
-            self.ready_notified = True
-            runtime.notify("READY=1", f"STATUS={self.systemd_status()}")
 
     def systemd_status(self) -> str:
         if self.stopping:

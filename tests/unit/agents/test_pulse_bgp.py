@@ -7,10 +7,12 @@ serving only after the drain time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,11 +89,13 @@ class Router:
         return subprocess.run(["ip", "-n", self.namespace, *args], check=True,
                               capture_output=True, text=True).stdout
 
-    def start(self, *extra: str) -> Router:
+    def start(self, *extra: str, notify_socket: str | None = None) -> Router:
         env = {**os.environ, "PYTHONPATH": PYTHONPATH, "LVS_CLUSTER_RUN_DIR": str(self.dir),
                "LVS_CLUSTER_STATE_DIR": str(self.dir / "state"),
                "FAKE_LVSD_VIRTUALS": str(self.virtuals)}
         env.pop("NOTIFY_SOCKET", None)
+        if notify_socket:
+            env["NOTIFY_SOCKET"] = notify_socket
         fake_lvsd = self.dir / "fake-lvsd"
         fake_lvsd.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_LVSD}" "$@"\n')
         fake_lvsd.chmod(0o755)
@@ -265,3 +269,27 @@ def test_a_bad_lvs_cf_names_file_and_line(router: Router) -> None:
     assert f"{router.config} line" in router.log() and "port" in router.log()
     assert "Traceback" not in router.log()
     assert router.announced() == set()
+
+
+def test_systemd_hears_ready_only_once_the_first_round_of_checks_is_done(router: Router) -> None:
+    path = str(router.dir / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        listener.settimeout(0.2)
+        router.report([{"name": "web", "servers": [server("web1", True, checked=False)]},
+                       HEALTHY[1]])
+        router.start(notify_socket=path)
+        wait_for(lambda: "lvsd reported READY" in router.log(), what="lvsd ready")
+        time.sleep(1.0)
+        messages = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                messages.append(listener.recv(4096).decode())
+        assert not any("READY=1" in m for m in messages), messages
+        router.report(HEALTHY)
+        listener.settimeout(5.0)
+        while True:
+            message = listener.recv(4096).decode()
+            if "READY=1" in message:
+                break
+        assert router.announced() == {V4, V6}

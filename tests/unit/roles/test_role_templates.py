@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -92,6 +93,107 @@ def test_a_bad_value_reaches_the_checker_and_is_named_with_its_line():
         router_virtual_servers=[{**WEB, "scheduler": "fastest"}]))
     with pytest.raises(LvsCfError, match=r"line \d+.*scheduler"):
         parsed(text)
+
+
+BGP = {"router_ha": "bgp", "router_bgp_asn": 65001,
+       "router_bgp_neighbors": [{"address": "10.254.2.1", "remote_as": 65000},
+                                {"address": "fd98:2::1", "remote_as": 65000, "bfd": False,
+                                 "password": "s3cret", "description": "edge"}]}
+WEB6 = {"name": "web6", "address": "fd98::100", "port": 80, "netmask": 64,
+        "real_servers": [{"name": "web1", "address": "fd98:1::21"}]}
+
+
+def bgp_vars(**overrides):
+    return router_vars(**{"groups": {"lvs_routers": ["lvs1", "lvs2", "lvs3"]},
+                          "hostvars": {**ROUTERS, "lvs3": {"ansible_host": "10.0.0.3"}},
+                          "inventory_hostname": "lvs2", "ansible_host": "10.0.0.2",
+                          "router_virtual_servers": [WEB, WEB6, {**WEB, "name": "off",
+                                                                 "address": "192.0.2.99",
+                                                                 "active": False}],
+                          **BGP, **overrides})
+
+
+def test_lvs_cf_in_bgp_mode_defaults_to_maglev_and_has_no_pair():
+    config = parsed(render("router", "lvs.cf.j2", bgp_vars(router_virtual_servers=[
+        {key: value for key, value in WEB.items() if key != "scheduler"}, WEB6])))
+    assert config["backup_active"] is False and config["heartbeat_key_file"] is None
+    web, web6 = config["virtuals"]
+    assert web["scheduler"] == "mh" and web["quiesce_server"] is True
+    assert set(web["scheduler_flags"]) == {"mh-port", "mh-fallback"}
+    assert web6["scheduler"] == "mh"
+    declared = parsed(render("router", "lvs.cf.j2", bgp_vars()))
+    assert declared["virtuals"][0]["scheduler"] == "rr", "a declared scheduler wins"
+    assert declared["virtuals"][0]["scheduler_flags"] == []
+
+
+def test_scheduler_flags_of_the_defaults_stay_with_another_scheduler():
+    defaults = {"port": 80, "scheduler": "sh", "scheduler_flags": ["sh-port"]}
+    for mode in ("pulse", "bgp"):
+        config = parsed(render("router", "lvs.cf.j2", bgp_vars(
+            router_ha=mode, router_virtual_server_defaults=defaults,
+            router_virtual_servers=[{"name": "web", "address": "192.0.2.10"}])))
+        assert config["virtuals"][0]["scheduler_flags"] == ["sh-port"], mode
+
+
+def test_pulse_options_in_bgp_mode():
+    text = render("router", "lvs-cluster-pulse.default.j2", bgp_vars(
+        router_bgp_min_healthy=2, router_bgp_drain=3.5, router_tiebreakers=["10.0.0.254"]))
+    assert 'PULSE_OPTIONS="--metrics 127.0.0.1:9539 --mode bgp --min-healthy 2 --drain 3.5"' \
+        in text
+    pair = render("router", "lvs-cluster-pulse.default.j2", router_vars(
+        router_tiebreakers=["10.0.0.254"]))
+    assert '"--metrics 127.0.0.1:9539 --tiebreaker=10.0.0.254"' in pair
+
+
+def test_frr_conf_announces_the_active_vips_by_family_and_takes_nothing_in(tmp_path):
+    text = render("router", "frr.conf.j2", bgp_vars())
+    lines = [line.strip() for line in text.splitlines()]
+    assert "router bgp 65001" in lines and "bgp router-id 10.0.0.2" in lines
+    assert "ip prefix-list lvs-cluster-vips seq 5 permit 192.0.2.10/32" in lines
+    assert "ipv6 prefix-list lvs-cluster-vips6 seq 5 permit fd98::100/128" in lines
+    assert not any("192.0.2.99" in line for line in lines), "an inactive virtual's VIP"
+    assert lines.count("network 192.0.2.10/32") == 1 and "network fd98::100/128" in lines
+    assert "neighbor 10.254.2.1 bfd" in lines and "neighbor fd98:2::1 bfd" not in lines
+    assert "neighbor fd98:2::1 password s3cret" in lines
+    assert "neighbor 10.254.2.1 timers 3 9" in lines
+    assert "neighbor 10.254.2.1 route-map lvs-cluster-export out" in lines
+    assert "neighbor fd98:2::1 route-map lvs-cluster-export6 out" in lines
+    assert "neighbor 10.254.2.1 route-map lvs-cluster-import in" in lines
+    assert "peer 10.254.2.1" in lines and "peer fd98:2::1" not in lines
+    assert "detect-multiplier 3" in lines and "receive-interval 300" in lines
+    checked = frr_check(tmp_path, text)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def frr_check(directory: Path, text: str) -> subprocess.CompletedProcess:
+    """The role's own check of frr.conf (router_frr_check, as the template task runs it)."""
+    if shutil.which("vtysh") is None:
+        pytest.fail("vtysh (Debian package frr) is needed: tools/host-deps.sh installs it")
+    written = directory / "frr.conf"
+    written.write_text(text)
+    command = str(role_vars("router")["router_frr_check"]) % str(written)  # as Ansible does
+    return subprocess.run(shlex.split(command), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.mark.parametrize(("overrides", "refused"), [
+    # vtysh --dryrun itself exits 0 here, having refused every line of the block
+    ({"router_bgp_asn": 99999999999}, "router bgp 99999999999"),
+    ({"router_bfd_interval_ms": 5}, "receive-interval 5"),
+    ({"router_bgp_neighbors": [{"address": "10.254.2.1", "remote_as": 0}]},
+     "remote-as 0"),
+])
+def test_the_role_s_frr_check_refuses_what_vtysh_refuses(tmp_path, overrides, refused):
+    """The role checks the variables first (bgp_settings_problems); were one to slip through,
+    the template's check still refuses the file, naming the line."""
+    checked = frr_check(tmp_path, render("router", "frr.conf.j2", bgp_vars(**overrides)))
+    assert checked.returncode != 0
+    assert refused in checked.stderr
+
+
+def test_pulse_drop_in_leaves_room_for_the_drain():
+    text = render("router", "pulse-bgp.conf.j2", bgp_vars(router_bgp_drain=2.5))
+    assert "TimeoutStopSec=18s" in text
 
 
 def test_the_drift_report_names_each_difference():
