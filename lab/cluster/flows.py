@@ -15,7 +15,6 @@ import argparse
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 from vip_probe import probe

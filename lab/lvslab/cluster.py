@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shlex
 import subprocess
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .probe_stats import excess_failures_p
 
 REPO = Path(__file__).resolve().parents[2]
 LABCTL = REPO / "lab" / "labctl"
@@ -58,16 +59,10 @@ class ProbeResult:
 
     def more_failures_than(self, quiet: ProbeResult, significance: float = 0.01) -> float | None:
         """Whether this run's failures are more than a run with nothing happening (`quiet`)
-        could give by chance: the one-sided p-value when it is below `significance`, else None.
-
-        With the same failure rate in both, each of the failures of the two runs fell in this
-        one with probability n / (n + n_quiet) (their shares of the probes), so the chance of at
-        least this many here is a binomial tail."""
-        mine, theirs = self.failures(), quiet.failures()
-        total, share = mine + theirs, len(self.samples) / (len(self.samples) + len(quiet.samples))
-        tail = sum(math.comb(total, k) * share ** k * (1 - share) ** (total - k)
-                   for k in range(mine, total + 1))
-        return tail if tail < significance else None
+        could give by chance: the one-sided p-value when it is below `significance`, else None
+        (``probe_stats.excess_failures_p``)."""
+        return excess_failures_p(self.failures(), len(self.samples), quiet.failures(),
+                                 len(quiet.samples), significance)
 
     def longest_gap(self) -> float:
         """Seconds between the last good response before the longest outage and the first good

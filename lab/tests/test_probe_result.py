@@ -25,3 +25,12 @@ def test_the_shares_follow_the_number_of_probes_not_the_windows():
     # the same 4 and 4 failures: the run with far fewer probes had the higher rate
     assert run(100, 4).more_failures_than(run(1000, 4)) is not None
     assert run(1000, 4).more_failures_than(run(1000, 4)) is None
+
+
+def test_the_command_exits_1_only_for_failures_the_quiet_run_cannot_explain(capsys):
+    from lvslab.probe_stats import main
+
+    assert main(["1", "450", "1", "2641"]) == 0
+    assert "1 of 450 failed, 1 of 2641 with nothing happening: within" in capsys.readouterr().out
+    assert main(["5", "450", "0", "900"]) == 1
+    assert "more than nothing happening explains (p = 0.0041)" in capsys.readouterr().out
