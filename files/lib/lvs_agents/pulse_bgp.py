@@ -304,4 +304,3 @@ class BgpPulse:
         self.write_status()
         signal.set_wakeup_fd(-1)
         log.info("stopped")
-

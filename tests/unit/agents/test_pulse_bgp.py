@@ -250,7 +250,7 @@ def test_reload_serves_a_new_vip_and_drops_a_removed_one(router: Router) -> None
     router.report(HEALTHY)
     router.start()
     wait_for(lambda: router.announced() == {V4, V6}, what="both announced")
-    router.config.write_text(LVS_CF.split("virtual web6")[0])  # web6 removed
+    router.config.write_text(LVS_CF.split("virtual web6", maxsplit=1)[0])  # web6 removed
     assert router.process is not None
     router.process.send_signal(signal.SIGHUP)
     wait_for(lambda: router.announced() == {V4}, what=f"{V6} withdrawn")
