@@ -30,8 +30,8 @@ from . import announce_state as an
 from . import runtime
 from .last_good import ConfigSource
 from .pulse_daemon import drain_signals, note_signal
-from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd
-from .pulse_setup import NAME, default_lvsd, start_metrics
+from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd, start_lvsd
+from .pulse_setup import NAME, start_metrics
 
 EVALUATE_INTERVAL = 0.2  # how often lvsd's status is read and the announcement decided
 # lvsd rewrites its status every STATUS_INTERVAL; this long without a new one is a hung lvsd
@@ -126,11 +126,7 @@ class BgpPulse:
             self._route("serve", vip)
         if self.args.metrics != "off":
             self.metrics = start_metrics(*self.args.metrics_address)
-        if not self.args.norun:
-            program = self.args.lvsd or default_lvsd(sys.argv[0])
-            self.lvsd = Lvsd(program, self.args.configfile, self.args.last_good,
-                             self.args.verbose, self.selector, self.args.lvsd_option)
-            self.lvsd.start()
+        self.lvsd = start_lvsd(self.args, self.selector, sys.argv[0])
         try:
             while not self.exiting:
                 for key, _mask in self.selector.select(self.timeout()):

@@ -28,13 +28,12 @@ from . import runtime
 from .heartbeat_store import HeartbeatStore
 from .last_good import ConfigSource
 from .pulse_heartbeats import HeartbeatLink
-from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd
+from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd, start_lvsd
 from .pulse_net import PulseNetops, net_call
 from .pulse_setup import (
     NAME,
     UsageError,
     address_specs,
-    default_lvsd,
     heartbeat_paths,
     load_key,
     start_metrics,
@@ -117,11 +116,7 @@ class Pulse:
         self.takeover.warm()
         if self.args.metrics != "off":
             self.metrics = start_metrics(*self.args.metrics_address)
-        if not self.args.norun:
-            program = self.args.lvsd or default_lvsd(sys.argv[0])
-            self.lvsd = Lvsd(program, self.args.configfile, self.args.last_good,
-                             self.args.verbose, self.selector, self.args.lvsd_option)
-            self.lvsd.start()
+        self.lvsd = start_lvsd(self.args, self.selector, sys.argv[0])
 
     # --- main loop ------------------------------------------------------------------------
 

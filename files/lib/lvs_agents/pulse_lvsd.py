@@ -9,9 +9,9 @@ import logging
 import os
 import selectors
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .pulse_setup import NAME
+from .pulse_setup import NAME, default_lvsd
 
 if TYPE_CHECKING:  # imported when lvsd starts: pulse's first heartbeat goes out before
     import subprocess
@@ -147,3 +147,14 @@ class Lvsd:
                         LVSD_STOP_TIMEOUT)
             process.kill()
             process.wait()
+
+
+def start_lvsd(args: Any, selector: selectors.BaseSelector, argv0: str) -> Lvsd | None:
+    """pulse's lvsd (either mode), started; None with ``--norun``."""
+    if args.norun:
+        return None
+    program = args.lvsd or default_lvsd(argv0)
+    lvsd = Lvsd(program, args.configfile, args.last_good, args.verbose, selector,
+                args.lvsd_option)
+    lvsd.start()
+    return lvsd

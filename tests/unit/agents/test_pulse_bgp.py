@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_pulse import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 FAKE_LVSD = Path(__file__).with_name("fake_lvsd.py")
@@ -60,16 +61,6 @@ def server(name: str, healthy: bool, checked: bool = True) -> dict[str, object]:
 
 HEALTHY = [{"name": "web", "servers": [server("web1", True), server("web2", True)]},
            {"name": "web6", "servers": [server("web1", True)]}]
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Router:
