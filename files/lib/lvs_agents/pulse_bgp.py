@@ -30,7 +30,7 @@ from . import announce_state as an
 from . import runtime
 from .last_good import ConfigSource
 from .pulse_daemon import drain_signals, note_signal
-from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd, start_lvsd
+from .pulse_lvsd import Lvsd, start_lvsd
 from .pulse_setup import NAME, start_metrics
 
 EVALUATE_INTERVAL = 0.2  # how often lvsd's status is read and the announcement decided
@@ -175,14 +175,9 @@ class BgpPulse:
     def check_lvsd(self, now: float) -> None:
         if self.lvsd is None or self.stopping:
             return
-        status = self.lvsd.reap(now)
-        if status is not None:
-            if status != -1:
-                log.error("lvsd exited with status %s; restarting it in %g s", status,
-                          LVSD_RESTART_DELAY)
+        exited, _started = self.lvsd.supervise(now)
+        if exited:
             self.evaluate(now)
-        if self.lvsd.due(now):
-            self.lvsd.start()
 
     # --- the announcement -----------------------------------------------------------------
 

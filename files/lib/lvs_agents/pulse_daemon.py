@@ -28,7 +28,7 @@ from . import runtime
 from .heartbeat_store import HeartbeatStore
 from .last_good import ConfigSource
 from .pulse_heartbeats import HeartbeatLink
-from .pulse_lvsd import LVSD_RESTART_DELAY, Lvsd, start_lvsd
+from .pulse_lvsd import Lvsd, start_lvsd
 from .pulse_net import PulseNetops, net_call
 from .pulse_setup import (
     NAME,
@@ -280,16 +280,11 @@ class Pulse:
         reap_hooks()
         if self.lvsd is None or self.exiting:
             return
-        status = self.lvsd.reap(now)
-        if status is not None:
-            if status != -1:
-                log.error("lvsd exited with status %s; restarting it in %g s", status,
-                          LVSD_RESTART_DELAY)
+        exited, started = self.lvsd.supervise(now)
+        if exited or started:
             self.dirty = True
+        if exited:
             self.dispatch(ps.Event(ps.CHILD_EXITED))
-        if self.lvsd.due(now):
-            self.lvsd.start()
-            self.dirty = True
 
     def check_links(self) -> None:
         devices = {self.host.get(own, "") for own in self.paths.own} - {""}

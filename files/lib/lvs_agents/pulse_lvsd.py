@@ -120,6 +120,18 @@ class Lvsd:
         self.restart_at = now + LVSD_RESTART_DELAY
         return status
 
+    def supervise(self, now: float) -> tuple[bool, bool]:
+        """Reap lvsd (its exit logged) and start it again once its back-off is over: whether
+        it has just exited, and whether it has just been started."""
+        status = self.reap(now)
+        if status is not None and status != -1:
+            log.error("lvsd exited with status %s; restarting it in %g s", status,
+                      LVSD_RESTART_DELAY)
+        started = self.due(now)
+        if started:
+            self.start()
+        return status is not None, started
+
     def due(self, now: float) -> bool:
         return self.process is None and self.restart_at is not None and now >= self.restart_at
 
