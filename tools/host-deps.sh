@@ -49,11 +49,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ "$frr_missing" = true ]; then
   echo "host-deps: installing frr (vtysh only: no FRR daemon is started)"
+  # policy-rc.d's exit 101 keeps the package's scripts from starting FRR's daemons; a policy
+  # already there (container images ship one) is set aside and put back afterwards.
   policy=/usr/sbin/policy-rc.d
-  [ -e "$policy" ] && { echo "host-deps: $policy exists; install frr yourself" >&2; exit 1; }
+  saved=
+  if [ -e "$policy" ]; then
+    saved=$(mktemp /usr/sbin/.policy-rc.d.XXXXXX)
+    cp -p "$policy" "$saved"
+  fi
   printf '#!/bin/sh\nexit 101\n' >"$policy"
   chmod 0755 "$policy"
-  trap 'rm -f "$policy"' EXIT
+  trap 'if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi' EXIT
   [ ${#missing[@]} -eq 0 ] && apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends frr >/dev/null
   systemctl disable frr.service >/dev/null 2>&1 || true

@@ -3,7 +3,8 @@
 CI shows only the last lines of a run, and the lanes' output is interleaved: without this, a
 failure in a stage that ended early is out of sight. Reads build/stages/NAME ("exit-code seconds")
 and build/stages/NAME.log; prints, for each stage whose exit code is not 0, pytest's `FAILED`/
-`ERROR` summary lines or ansible-test's `ERROR:` lines, else the stage's last lines.
+`ERROR` summary lines, ansible-test's `ERROR:` lines and Ansible's `fatal:`/`failed:` task
+lines (its `FAILED - RETRYING` lines are progress, not failures), else the stage's last lines.
 """
 
 import re
@@ -11,20 +12,23 @@ import sys
 from pathlib import Path
 
 STAGES = ("lint", "unit", "sanity", "build", "agents", "labs")
-FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ])")
+FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ]|\s*fatal: \[|\s*failed: \[)")
+RETRYING = re.compile(r"^\s*FAILED - RETRYING")
 WIDTH = 200
 LINES_PER_STAGE = 6
 
 
 def failure_lines(log: list[str]) -> list[str]:
-    found = [line for line in log if FAILURE_LINE.match(line)]
+    found = [line for line in log if FAILURE_LINE.match(line) and not RETRYING.match(line)]
+    # Ansible's task failures first: pytest's lines only name the test that saw them
+    found.sort(key=lambda line: not line.lstrip().startswith(("fatal:", "failed:")))
     if not found:
         found = [line for line in log if line.strip() and not line.startswith("=== stage ")][-3:]
     return found
 
 
 def clip(line: str) -> str:
-    line = line.rstrip()
+    line = line.strip()
     return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
 
 

@@ -92,4 +92,7 @@ def test_molecule_scenario(scenario, background):
     code = background[scenario].wait(timeout=1800)
     log = (REPO / "build" / f"molecule-{scenario}.log").read_text(errors="replace")
     print(log[-3000:])
-    assert code == 0, f"molecule test -s {scenario} failed (exit {code}):\n{log[-6000:]}"
+    failures = "\n".join(line.strip() for line in log.splitlines()
+                         if line.lstrip().startswith(("fatal: [", "failed: [")))
+    assert code == 0, (f"molecule test -s {scenario} failed (exit {code}):\n{failures}\n"
+                       f"{log[-6000:]}")

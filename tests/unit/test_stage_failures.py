@@ -53,3 +53,17 @@ def test_many_failures_are_cut_with_a_pointer_to_the_log(tmp_path):
     lines = stage_failures.report(tmp_path)
     assert len(lines) == 1 + stage_failures.LINES_PER_STAGE + 1
     assert lines[-1] == f"  (+3 more in {tmp_path / 'agents.log'})"
+
+
+def test_ansible_task_failures_come_first_and_retries_are_not_failures(tmp_path):
+    write_stage(tmp_path, "labs", 1,
+                "  FAILED - RETRYING: [client]: Collect the measurement (60 retries left).\n"
+                "  TASK [Web server running] ****\n"
+                "  fatal: [web1]: FAILED! => {\"msg\": \"Timeout waiting for systemd\"}\n"
+                "  failed: [web2] (item=/srv/index.html) => {\"msg\": \"oops\"}\n"
+                "FAILED tests/integration/test_molecule.py::test_molecule_scenario[x] - assert\n")
+    assert stage_failures.report(tmp_path) == [
+        "[labs] failed:",
+        "  fatal: [web1]: FAILED! => {\"msg\": \"Timeout waiting for systemd\"}",
+        "  failed: [web2] (item=/srv/index.html) => {\"msg\": \"oops\"}",
+        "  FAILED tests/integration/test_molecule.py::test_molecule_scenario[x] - assert"]
