@@ -65,6 +65,9 @@ unit_lane=$!
 lane checks 0 checks
 checks_lane=$!
 wait "$unit_lane" "$checks_lane"
+# The Molecule scenario with a five-guest lab of its own waits for the agents' lab to be gone
+# (tests/integration/test_molecule.py, AFTER_AGENTS).
+export LVS_CLUSTER_AGENTS_DONE="$PWD/$stages/agents"
 lane labs 10 integration labs tests/integration/lab tests/integration/test_molecule.py
 wait
 

@@ -15,6 +15,8 @@ one nanny process each. Ours (section 3 of the reference, its flaws fixed):
 * SIGHUP reconciles in place: unchanged services keep their destinations and connections,
   servers that stay keep their health; a bad file keeps the old configuration;
 * SIGTERM/SIGINT exit 0 and leave the table (``--clear-on-exit``: delete the services it owns);
+* run by pulse, it outlives a SIGKILLed pulse and is adopted by the restarted one
+  (``lvsd_orphan``, ``pulse_adopt``);
 * a restart adopts what the kernel has: healthy servers stay, their slow start goes on.
 
 The parts: ``lvsd_table`` (the kernel's table, or the ``--test-start`` shadow),
@@ -37,6 +39,7 @@ from lvs_cluster.lvs_cf.ownership import owned_scope
 
 from . import last_good, runtime
 from .lvsd_daemon import NAME, Lvsd, log
+from .lvsd_orphan import ORPHAN_GRACE, OrphanWatch
 from .lvsd_state import Member, VirtualState, build_virtuals, member_status
 from .lvsd_table import KernelFactory, KernelTable, ShadowTable, open_table
 
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=VERSION)
     parser.add_argument("--ready-fd", type=int, metavar="N",
                         help="write READY to this file descriptor after the first reconcile")
+    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE, metavar="S",
+                        help="run by pulse (--ready-fd): once pulse is gone, exit if no "
+                        "restarted pulse adopts this lvsd within S seconds (default "
+                        "%(default)s)")
     parser.add_argument("--clear-on-exit", action="store_true",
                         help="delete our services on SIGTERM/SIGINT (Piranha's behaviour)")
     parser.add_argument("--resync", type=float, default=10.0, metavar="S",
@@ -99,8 +106,9 @@ def main(argv: list[str] | None = None,
     if args.run_dir:
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
     runtime.setup_logging(NAME, args.verbose)
-    if args.ready_fd is not None:  # run by pulse: go when pulse goes
-        runtime.exit_with_parent()
+    # run by pulse: outlive a killed pulse until the restarted one adopts this lvsd
+    orphan_watch = None if args.ready_fd is None else OrphanWatch(
+        lambda: runtime.read_status("pulse"), log, args.orphan_grace)
     source = last_good.ConfigSource(args.configfile, args.last_good or last_good.default_path(),
                                     log)
     try:
@@ -117,7 +125,8 @@ def main(argv: list[str] | None = None,
     if not args.nodaemon:
         _detach(fork=not args.nofork)
     daemon = Lvsd(args.configfile, config, table, resync=args.resync,
-                  clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd, source=source)
+                  clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd, source=source,
+                  orphan_watch=orphan_watch)
     return asyncio.run(daemon.run())
 
 

@@ -25,6 +25,7 @@ from . import runtime
 from .checks import CheckResult, Scheduler
 from .health import DEFAULT_STEP, read_load
 from .last_good import ConfigSource, default_path
+from .lvsd_orphan import OrphanWatch
 from .lvsd_state import Member, VirtualState, build_virtuals
 from .lvsd_table import KernelTable, ShadowTable
 
@@ -40,7 +41,8 @@ class Lvsd:
     def __init__(self, config_path: str, config: LvsConfig, table: KernelTable | ShadowTable,
                  *, resync: float = 10.0, clear_on_exit: bool = False,
                  clock: Callable[[], float] = time.time, step: float = DEFAULT_STEP,
-                 ready_fd: int | None = None, source: ConfigSource | None = None) -> None:
+                 ready_fd: int | None = None, source: ConfigSource | None = None,
+                 orphan_watch: OrphanWatch | None = None) -> None:
         self.config_path = config_path
         self.config = config
         # where reloads read lvs.cf, by the last-good rule; ``config`` came from it at start
@@ -51,6 +53,7 @@ class Lvsd:
         self.clock = clock
         self.step = step
         self.ready_fd = ready_fd
+        self.orphan_watch = orphan_watch
         self.reloads = 0
         self.config_loaded_at = time.time()  # wall clock: when the running lvs.cf was read
         self.last_reconcile: float | None = None
@@ -271,6 +274,8 @@ class Lvsd:
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), STATUS_INTERVAL)
+            if self.orphan_watch is not None and self.orphan_watch.should_exit(loop.time()):
+                self.stopping.set()
             if loop.time() >= next_resync and not self.stopping.is_set():
                 self.full_reconcile()
                 next_resync = loop.time() + self.resync

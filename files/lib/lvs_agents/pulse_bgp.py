@@ -30,7 +30,7 @@ from . import announce_state as an
 from . import runtime
 from .last_good import ConfigSource
 from .pulse_daemon import drain_signals, note_signal
-from .pulse_lvsd import Lvsd, start_lvsd
+from .pulse_lvsd import Lvsd, lvsd_status, start_lvsd
 from .pulse_setup import NAME, start_metrics
 
 EVALUATE_INTERVAL = 0.2  # how often lvsd's status is read and the announcement decided
@@ -256,7 +256,6 @@ class BgpPulse:
         return f"bgp: announcing {len(self.announced)} of {len(self.vips)} VIP(s)"
 
     def status(self) -> dict[str, Any]:
-        lvsd = self.lvsd
         return {
             "mode": "bgp",
             "node": "bgp",
@@ -268,8 +267,7 @@ class BgpPulse:
             "announcements": self.announcements,
             "withdrawals": self.withdrawals,
             "min_healthy": self.args.min_healthy,
-            "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
-                     "restarts": lvsd.restarts if lvsd else 0},
+            "lvsd": lvsd_status(self.lvsd),
             "last_good": self.source.status(),
         }
 

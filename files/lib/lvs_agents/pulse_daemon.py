@@ -28,7 +28,7 @@ from . import runtime
 from .heartbeat_store import HeartbeatStore
 from .last_good import ConfigSource
 from .pulse_heartbeats import HeartbeatLink
-from .pulse_lvsd import Lvsd, start_lvsd
+from .pulse_lvsd import Lvsd, lvsd_status, start_lvsd
 from .pulse_net import PulseNetops, net_call
 from .pulse_setup import (
     NAME,
@@ -117,6 +117,8 @@ class Pulse:
         if self.args.metrics != "off":
             self.metrics = start_metrics(*self.args.metrics_address)
         self.lvsd = start_lvsd(self.args, self.selector, sys.argv[0])
+        if self.lvsd is not None and self.lvsd.ready:  # adopted: no READY on a pipe to wait for
+            self.dispatch(ps.Event(ps.CHILD_READY))
 
     # --- main loop ------------------------------------------------------------------------
 
@@ -350,7 +352,6 @@ class Pulse:
         return word
 
     def status(self) -> dict[str, Any]:
-        lvsd = self.lvsd
         return {
             "node": "primary" if self.paths.master else "backup",
             "state": "active" if self.state.active else "standby",
@@ -370,8 +371,7 @@ class Pulse:
                           "received": self.received,
                           "rejected": dict(self.link.verifier.rejected),
                           "peer_refused": self.link.refused},
-            "lvsd": {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
-                     "restarts": lvsd.restarts if lvsd else 0},
+            "lvsd": lvsd_status(self.lvsd),
             "last_good": self.source.status(),
         }
 

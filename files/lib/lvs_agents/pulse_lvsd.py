@@ -1,16 +1,22 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """lvsd under pulse: started at once on both nodes (warm standby), its READY read from a pipe
-(CHILDFAIL lasts until then), restarted after a back-off when it exits, stopped on the way out."""
+(CHILDFAIL lasts until then), restarted after a back-off when it exits, stopped on the way out.
+A pulse restarted after a SIGKILL adopts the lvsd left running instead (``pulse_adopt``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import runtime
+from .pulse_adopt import AdoptedLvsd, fit_to_adopt, orphan_pids, stop_orphan
+from .pulse_adopt import TimeoutExpired as AdoptTimeout
 from .pulse_setup import NAME, default_lvsd
 
 if TYPE_CHECKING:  # imported when lvsd starts: pulse's first heartbeat goes out before
@@ -30,22 +36,57 @@ class Lvsd:
     restarted after a back-off when it exits."""
 
     def __init__(self, program: str, config_path: str, last_good: str, verbose: bool,
-                 selector: selectors.BaseSelector, options: Sequence[str] = ()) -> None:
+                 selector: selectors.BaseSelector, options: Sequence[str] = (),
+                 pulse_program: str = "pulse") -> None:
         self.program = program
+        self.pulse_program = pulse_program
         self.options = list(options)
         self.config_path = config_path
         self.last_good = last_good
         self.verbose = verbose
         self.selector = selector
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | AdoptedLvsd | None = None
         self.ready = False
         self.restarts = 0
         self.started_once = False
+        self.adopted = False  # the running lvsd is one a killed pulse left
         self.restart_at: float | None = None
         self.ready_fd: int | None = None
         self.buffer = b""
 
+    def adopt(self) -> bool:
+        """Take on the lvsd a killed pulse left running, if it is fit to adopt (the pid in
+        ``lvsd.json``, READY, its status current); stop every other orphan. Whether one was
+        adopted."""
+        report = runtime.read_status("lvsd")
+        chosen = report.get("pid") if isinstance(report, dict) else None
+        adopted = False
+        for pid in orphan_pids(self.program, self.config_path, self.pulse_program):
+            unfit = fit_to_adopt(report, time.time()) if pid == chosen else \
+                "it is not the lvsd in lvsd.json"
+            try:
+                process = AdoptedLvsd(pid)
+            except OSError as error:
+                log.warning("cannot watch the orphaned lvsd (pid %d: %s): stopping it", pid,
+                            error.strerror or error)
+                stop_orphan(pid, LVSD_STOP_TIMEOUT)
+                continue
+            if unfit is not None:
+                log.warning("not adopting the orphaned lvsd (pid %d): %s; stopping it", pid,
+                            unfit)
+                self._terminate(process)
+                continue
+            self.process, self.ready, self.started_once, self.adopted = process, True, True, True
+            self.restart_at = None
+            self.selector.register(process.fileno(), selectors.EVENT_READ, "lvsd-ready")
+            log.info("adopted lvsd (pid %d), READY, left running by the previous pulse", pid)
+            adopted = True
+        return adopted
+
     def start(self) -> None:
+        if not self.started_once and self.adopt():
+            return
+        self.adopted = False
         read_end, write_end = os.pipe()
         # lvsd applies the same last-good rule (lvs_agents.last_good) to the same copy
         command = [self.program, "--nodaemon", "-c", self.config_path,
@@ -81,8 +122,10 @@ class Lvsd:
         self.selector.register(read_end, selectors.EVENT_READ, "lvsd-ready")
 
     def on_readable(self) -> bool:
-        """Read the readiness pipe; True when lvsd has just reported READY."""
-        assert self.ready_fd is not None
+        """Read the readiness pipe; True when lvsd has just reported READY. (An adopted lvsd's
+        pidfd wakes the loop too, when it exits: nothing to read, ``reap`` sees it.)"""
+        if self.ready_fd is None:
+            return False
         try:
             chunk = os.read(self.ready_fd, 256)
         except BlockingIOError:
@@ -104,7 +147,14 @@ class Lvsd:
             os.close(self.ready_fd)
             self.ready_fd = None
 
-    def reap(self, now: float) -> int | None:
+    def _forget(self, process: subprocess.Popen[bytes] | AdoptedLvsd | None) -> None:
+        """Stop watching an adopted lvsd's pidfd."""
+        if isinstance(process, AdoptedLvsd) and process.pidfd >= 0:
+            with contextlib.suppress(KeyError):  # an unfit orphan, stopped, was never watched
+                self.selector.unregister(process.fileno())
+            process.close()
+
+    def reap(self, now: float) -> int | str | None:
         """lvsd's exit status if it has just exited (restart scheduled), else None."""
         if self.process is None:
             if self.restart_at is None:
@@ -114,6 +164,7 @@ class Lvsd:
         status = self.process.poll()
         if status is None:
             return None
+        self._forget(self.process)
         self.process = None
         self.ready = False
         self._close_pipe()
@@ -147,18 +198,29 @@ class Lvsd:
         """SIGTERM, up to 5 s, then SIGKILL; lvsd leaves the IPVS table as it is."""
         process, self.process = self.process, None
         self._close_pipe()
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        import subprocess  # noqa: PLC0415 - see the top of the module
+        if process is not None:
+            self._terminate(process)
 
-        try:
-            process.wait(LVSD_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            log.warning("lvsd (pid %d) ignored SIGTERM for %g s: killing it", process.pid,
-                        LVSD_STOP_TIMEOUT)
-            process.kill()
-            process.wait()
+    def _terminate(self, process: subprocess.Popen[bytes] | AdoptedLvsd) -> None:
+        if process.poll() is None:
+            process.terminate()
+            import subprocess  # noqa: PLC0415 - see the top of the module
+
+            try:
+                process.wait(LVSD_STOP_TIMEOUT)
+            except (subprocess.TimeoutExpired, AdoptTimeout):
+                log.warning("lvsd (pid %d) ignored SIGTERM for %g s: killing it", process.pid,
+                            LVSD_STOP_TIMEOUT)
+                process.kill()
+                process.wait()
+        self._forget(process)
+
+
+def lvsd_status(lvsd: Lvsd | None) -> dict[str, Any]:
+    """pulse.json's ``lvsd``: its pid (lvsd's orphan rule looks for its own there), READY,
+    restarts, and whether it was adopted from a killed pulse."""
+    return {"pid": lvsd.pid if lvsd else None, "ready": bool(lvsd and lvsd.ready),
+            "restarts": lvsd.restarts if lvsd else 0, "adopted": bool(lvsd and lvsd.adopted)}
 
 
 def start_lvsd(args: Any, selector: selectors.BaseSelector, argv0: str) -> Lvsd | None:
@@ -167,6 +229,6 @@ def start_lvsd(args: Any, selector: selectors.BaseSelector, argv0: str) -> Lvsd 
         return None
     program = args.lvsd or default_lvsd(argv0)
     lvsd = Lvsd(program, args.configfile, args.last_good, args.verbose, selector,
-                args.lvsd_option)
+                args.lvsd_option, pulse_program=argv0)
     lvsd.start()
     return lvsd

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 import time
@@ -77,21 +76,6 @@ def notify(*fields: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def exit_with_parent(signum: int = signal.SIGTERM) -> None:
-    """Have the kernel send ``signum`` when the parent dies (prctl PR_SET_PDEATHSIG), so a child
-    of a SIGKILLed pulse goes too and systemd can restart pulse at once."""
-    import ctypes  # noqa: PLC0415 - children only; every agent's start-up pays for imports
-
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signum), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os.kill(os.getpid(), signum)
 
 
 def run_dir() -> str:

@@ -48,7 +48,8 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
     child = as_dict(pulse.get("lvsd"))
     lines.append(f"  lvsd child: pid {child.get('pid')}, "
                  f"{'ready' if child.get('ready') else 'NOT ready'},"
-                 f" restarts {as_int(child.get('restarts'))}")
+                 f" restarts {as_int(child.get('restarts'))}"
+                 f"{', adopted from a killed pulse' if child.get('adopted') else ''}")
     return lines
 
 

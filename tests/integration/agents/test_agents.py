@@ -542,13 +542,18 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     happening). Now the peer's heartbeats are refused by the killed router's kernel (port
     unreachable), so at the deadtime it checks the VIP, finds it answered and stays standby:
     one holder throughout, the peer never changes state, and it logs the check when the restart
-    did outlast the deadtime."""
+    did outlast the deadtime.
+
+    Since 2026-12-07 lvsd outlives the killed pulse and the restarted pulse adopts it
+    (docs/agents.md, KillMode=process): the restart is one Python start-up, not two and a
+    first reconcile."""
     deadtime = 3.0
     window = 3 * deadtime
     active = redeploy(cluster, router_virtual_servers=[web()], router_keepalive=1,
                       router_deadtime=deadtime)
     peer = next(router for router in ROUTERS if router != active)
     old_pid = cluster.status(active)["pid"]
+    old_lvsd = cluster.status(active)["lvsd"]["pid"]
     peer_transitions = cluster.status(peer)["transitions"]
     since = cluster.ssh(peer, "date +@%s").stdout.strip()
     probe = cluster.start_probe()
@@ -606,6 +611,9 @@ def test_a_killed_pulse_does_not_interrupt_traffic_and_one_router_keeps_the_vip(
     assert all(holders == [active] for _m, holders, _r in after), after
     assert peer_changes == 0, f"the peer changed state {peer_changes} times:\n{journal}"
     assert cluster.active_router() == active
+    # lvsd ran on through the kill, and the restarted pulse adopted it (no second start-up)
+    lvsd = cluster.status(active)["lvsd"]
+    assert lvsd["pid"] == old_lvsd and lvsd["adopted"] is True and lvsd["restarts"] == 0, lvsd
 
 
 def test_a_crashed_active_router_fails_over_and_the_client_follows(cluster):

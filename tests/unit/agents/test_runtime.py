@@ -1,17 +1,12 @@
 # Copyright: lvs.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""runtime: status files, sd_notify over a real socket, journald priorities, lvs.cf loading,
-and a child that goes when its parent is SIGKILLed."""
+"""runtime: status files, sd_notify over a real socket, journald priorities and lvs.cf loading."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -63,43 +58,3 @@ def test_load_config_names_file_and_line(tmp_path):
     with pytest.raises(runtime.ConfigError, match="cannot read"):
         runtime.load_config(str(tmp_path / "missing.cf"))
 
-
-def test_a_child_goes_when_its_parent_is_killed(tmp_path):
-    pidfile = tmp_path / "child.pid"
-    child = tmp_path / "child.py"
-    child.write_text("\n".join([
-        "import os, sys, time",
-        f"sys.path[0:0] = [{str(REPO / 'plugins' / 'module_utils')!r}, "
-        f"{str(REPO / 'files' / 'lib')!r}]",
-        "from lvs_agents import runtime",
-        "runtime.exit_with_parent()",
-        f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
-        "time.sleep(60)",
-    ]))
-    parent = subprocess.Popen([sys.executable, "-c", (
-        f"import subprocess, sys, time; subprocess.Popen([sys.executable, {str(child)!r}]); "
-        "time.sleep(60)")])
-    try:
-        deadline = time.monotonic() + 20
-        while not (pidfile.exists() and pidfile.read_text()):
-            assert time.monotonic() < deadline, "the child did not start"
-            time.sleep(0.05)
-        child_pid = int(pidfile.read_text())
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-        deadline = time.monotonic() + 10
-        while _alive(child_pid):
-            assert time.monotonic() < deadline, "the child outlived its SIGKILLed parent"
-            time.sleep(0.05)
-    finally:
-        parent.kill()
-        if pidfile.exists() and pidfile.read_text() and _alive(int(pidfile.read_text())):
-            os.kill(int(pidfile.read_text()), signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")

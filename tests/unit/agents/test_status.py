@@ -275,7 +275,7 @@ def bgp_pulse_doc(**changes):
            "state": "active", "flags": [], "since": NOW - 60, "min_healthy": 1,
            "vips": [{"ip": VIP, "announced": True}, {"ip": "fd98::100", "announced": False}],
            "announcements": 3, "withdrawals": 1,
-           "lvsd": {"pid": 4242, "ready": True, "restarts": 0}}
+           "lvsd": {"pid": 4242, "ready": True, "restarts": 0, "adopted": True}}
     doc.update(changes)
     return doc
 
@@ -517,7 +517,7 @@ def test_status_text_in_bgp_mode(run_dir):
     assert "bgp mode: min_healthy 1, announcements 3, withdrawals 1" in out
     assert f"VIP {VIP}: announced" in out and "VIP fd98::100: WITHDRAWN" in out
     assert "peer" not in out and "heartbeat" not in out
-    assert "lvsd child: pid 4242, ready, restarts 0" in out
+    assert "lvsd child: pid 4242, ready, restarts 0, adopted from a killed pulse" in out
 
 
 def test_status_json(run_dir):

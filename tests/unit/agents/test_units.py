@@ -78,7 +78,7 @@ def test_sections(unit):
     ("Service", "Restart", "always"),
     ("Service", "RestartSec", "0"),
     ("Service", "RestartPreventExitStatus", "2"),
-    ("Service", "KillMode", "mixed"),
+    ("Service", "KillMode", "process"),
     ("Service", "TimeoutStopSec", "15s"),
     ("Service", "NoNewPrivileges", "yes"),
     ("Service", "ProtectSystem", "strict"),
@@ -190,7 +190,7 @@ def test_systemd_analyze_verify_catches_a_bad_unit(tmp_path):
     """The check above can fail: the same run on a broken copy complains."""
     root = analysis_root(tmp_path)
     broken = root / "etc" / "systemd" / "system" / UNIT.name
-    broken.write_text(broken.read_text().replace("KillMode=mixed", "KillMode=bogus"))
+    broken.write_text(broken.read_text().replace("KillMode=process", "KillMode=bogus"))
     result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "--man=no",
                              UNIT.name], capture_output=True, text=True, timeout=120,
                             check=False)
