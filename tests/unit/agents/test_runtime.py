@@ -57,4 +57,3 @@ def test_load_config_names_file_and_line(tmp_path):
         runtime.load_config(str(bad))
     with pytest.raises(runtime.ConfigError, match="cannot read"):
         runtime.load_config(str(tmp_path / "missing.cf"))
-
