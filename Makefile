@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status soak bench-reconcile bench-failover bench-checks clean
+	lab-status soak bench-reconcile bench-failover bench-checks bench-scaleout clean
 
 help:
 	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
 	@echo "make bench-checks      lvsd's check engine CPU (host namespace) and vs keepalived (guest)"
+	@echo "make bench-scaleout    a router's crash: three active routers (BGP, ECMP) vs the pair"
 
 host-deps:
 	@bash tools/host-deps.sh
@@ -95,3 +96,9 @@ clean:
 # BENCH_ARGS go to bench/failover.py, e.g. BENCH_ARGS="--trials 7".
 bench-failover: venv
 	@.venv/bin/python bench/failover.py $(BENCH_ARGS)
+
+# A router's crash under held connections and new ones: bgp mode's three active routers vs the
+# pulse pair (with and without the sync daemon) on the same lab `benchso`; see bench/README.md.
+# BENCH_ARGS go to bench/scaleout.py, e.g. BENCH_ARGS="--trials 3".
+bench-scaleout: venv
+	@.venv/bin/python bench/scaleout.py $(BENCH_ARGS)

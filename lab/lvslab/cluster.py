@@ -81,9 +81,15 @@ class Cluster:
     Every command gets its own stdin (/dev/null or a pipe): ssh makes an inherited stdin
     non-blocking, and ansible-playbook then refuses to run."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, topology: Path | None = None,
+                 declaration: Path = DECLARATION) -> None:
+        """`topology`: the lab's (default: lab/topologies/default.yml); `declaration`: the
+        inventory folder whose group_vars declare the cluster (default: lab/cluster/inventory)."""
         self.name = name
         self.env = {**os.environ, "LAB_NAME": name}
+        if topology is not None:
+            self.env["LAB_TOPOLOGY"] = str(topology)
+        self.declaration = declaration
         self.state = REPO / ".lab" / name
         # Ansible's SSH masters of this lab only: labs share guest addresses, and Ansible's
         # default control path (one per address) would reach another lab's guest.
@@ -157,7 +163,7 @@ class Cluster:
         extra variables."""
         target = str(PLAYBOOKS / playbook) if playbook.endswith(".yml") else playbook
         command = ["ansible-playbook", "-i", str(self.state / "inventory.yml"),
-                   "-i", str(DECLARATION), target]
+                   "-i", str(self.declaration), target]
         if extra:
             command += ["-e", json.dumps(dict(extra))]
         if limit:

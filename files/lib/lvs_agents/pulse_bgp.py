@@ -245,8 +245,29 @@ class BgpPulse:
             for vip in sorted(set(self.vips) - before):
                 self._route("serve", vip)
             log.info("reloaded %s: %d VIP(s)", self.args.configfile, len(self.vips))
+        self.reassert()
         if self.lvsd is not None:
             self.lvsd.signal(signal.SIGHUP)
+
+    def reassert(self) -> None:
+        """Undo hand edits of the routes (a reload; the drift playbook's correction): every VIP
+        served, an announce route for each VIP announced, none for the others."""
+        if self.args.norun:
+            return
+        try:
+            present = set(self.routes.announced())
+            for vip in self.vips:
+                if self.routes.serve(vip):
+                    log.warning("VIP %s was not served (its local route was gone): served "
+                                "again", vip)
+            for vip in sorted(self.announced - present):
+                self.routes.announce(vip)
+                log.warning("VIP %s's announce route was gone: announced again", vip)
+            for vip in sorted(present - self.announced):
+                self.routes.withdraw(vip)
+                log.warning("VIP %s had an announce route pulse did not make: withdrawn", vip)
+        except OSError as error:
+            log.error("putting the VIP routes back failed: %s", error)
 
     # --- outputs --------------------------------------------------------------------------
 

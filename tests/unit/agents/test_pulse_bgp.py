@@ -252,6 +252,27 @@ def test_reload_serves_a_new_vip_and_drops_a_removed_one(router: Router) -> None
     assert router.served() == {V4, V6}
 
 
+def test_reload_puts_back_what_a_hand_edit_changed(router: Router) -> None:
+    """The drift playbook's correction in bgp mode is a reload: routes deleted or added by hand
+    are made what pulse decided again."""
+    router.report([HEALTHY[0], {"name": "web6", "servers": [server("web1", False)]}])
+    router.start()
+    wait_for(lambda: router.announced() == {V4}, what=f"{V4} announced")
+    router.ip("route", "del", f"{V4}/32", "dev", "lo", "proto", "252")
+    router.ip("route", "del", "table", "local", "local", V6, "dev", "lo")
+    router.ip("-6", "route", "add", f"{V6}/128", "dev", "lo", "proto", "252")
+    time.sleep(0.5)
+    assert router.announced() == {V6} and router.served() == {V4}, "pulse undid the edits itself"
+    assert router.process is not None
+    router.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: router.announced() == {V4} and router.served() == {V4, V6},
+             what="the routes as pulse decided them")
+    log = router.log()
+    assert f"VIP {V4}'s announce route was gone: announced again" in log
+    assert f"VIP {V6} was not served (its local route was gone): served again" in log
+    assert f"VIP {V6} had an announce route pulse did not make: withdrawn" in log
+
+
 def test_a_bad_lvs_cf_names_file_and_line(router: Router) -> None:
     router.config.write_text(LVS_CF.replace("port = 80", "port = eighty", 1))
     router.start()

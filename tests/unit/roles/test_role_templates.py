@@ -237,6 +237,46 @@ def test_vip_drift_follows_pulse_s_role(state, held, expected):
     assert yaml.safe_load(render("router", "vip_drift.j2", variables)) == expected
 
 
+def test_the_drift_report_names_frr_s_differences_in_bgp_mode():
+    variables = bgp_vars(
+        router_bundle_copy={"changed": False}, router_key_file={"changed": False},
+        router_pulse_options_file={"changed": False}, router_pulse_service={"changed": False},
+        router_lvs_cf={"changed": False}, router_live={"stdout": "{}"}, router_kernel={},
+        router_ipvs={"operations": []}, router_vip_drift=[],
+        router_frr_daemons_file={"changed": True}, router_frr_conf={"changed": True},
+        router_frr_service={"changed": True})
+    assert yaml.safe_load(render("router", "drift_report.j2", variables)) == [
+        "/etc/frr/daemons does not enable bgpd and bfdd",
+        "/etc/frr/frr.conf differs from the inventory",
+        "FRR was not running or not enabled at boot"]
+
+
+def bgp_live(served, routed, announced):
+    return {"pulse": {"mode": "bgp", "state": "active",
+                      "vips": [{"ip": ip, "announced": ip in announced}
+                               for ip in (WEB["address"], WEB6["address"])]},
+            "links": [], "served": [[{"dst": ip} for ip in served], []],
+            "announced": [[{"dst": ip} for ip in routed], []]}
+
+
+@pytest.mark.parametrize(("served", "routed", "announced", "expected"), [
+    ("both", ["192.0.2.10"], ["192.0.2.10"], []),
+    ("both", [], [], []),
+    (["192.0.2.10"], [], [],
+     ["VIP fd98::100 is not served (no local route on lo)"]),
+    ("both", [], ["192.0.2.10"],
+     ["VIP 192.0.2.10 is announced by pulse but its route is missing (FRR does not announce it)"]),
+    ("both", ["192.0.2.10", "192.0.2.77"], ["192.0.2.10"],
+     ["VIP 192.0.2.77 has an announce route that pulse did not make (FRR announces it)"]),
+])
+def test_vip_drift_in_bgp_mode_compares_the_routes_with_pulse(served, routed, announced,
+                                                              expected):
+    both = [WEB["address"], WEB6["address"]]
+    live = bgp_live(both if served == "both" else served, routed, announced)
+    variables = bgp_vars(router_live={"stdout": json.dumps(live)})
+    assert yaml.safe_load(render("router", "vip_drift.j2", variables)) == expected
+
+
 def test_nftables_rules_accept_heartbeats_from_the_routers_and_mark_fwmark_services():
     text = render("router", "lvs-cluster.nft.j2", router_vars(router_nftables_fwmarks=[
         {"mark": 80, "address": "192.0.2.10", "ports": [80, 443]}]))
