@@ -74,9 +74,11 @@ def event(cluster: Cluster, name: str, command: str, hops: list[str]) -> dict[st
             "via": measured["via"], "errors": result["errors"][:3]}
 
 
-def pulse_state(cluster: Cluster, router: str) -> str | None:
-    status = cluster.status(router) or {}
-    return status.get("state")
+def edge_hops(cluster: Cluster) -> list[str]:
+    """The next hops edge routes the VIP over."""
+    shown = cluster.ssh("edge", "ip -j route show 10.254.100.100").stdout
+    routes = json.loads(shown or "[]")
+    return sorted(hop["gateway"] for route in routes for hop in route.get("nexthops", []))
 
 
 def settled_pair(cluster: Cluster) -> str:
@@ -127,6 +129,8 @@ def run(cluster: Cluster, trials: int, results: dict[str, list[dict[str, Any]]],
     cluster.playbook(str(REPO / "extensions" / "molecule" / "scaleout" / "prepare.yml"))
     cluster.playbook("lvs.cluster.site")
     if "bgp" in only:
+        cluster.wait_for("edge routing over the three routers",
+                         lambda: edge_hops(cluster) == sorted(ROUTERS.values()), timeout=120)
         for number in range(1, trials + 1):
             try:
                 crash, rejoin = bgp_trial(cluster, number)
