@@ -17,6 +17,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from .runtime import pid_alive
+
 ORPHAN_GRACE = 30.0
 
 
@@ -25,16 +27,8 @@ def adopted_by_pulse(pulse_status: Any, own_pid: int) -> bool:
     if not isinstance(pulse_status, dict):
         return False
     pid, lvsd = pulse_status.get("pid"), pulse_status.get("lvsd")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1 or \
-            not isinstance(lvsd, dict) or lvsd.get("pid") != own_pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    return pid != 1 and isinstance(lvsd, dict) and lvsd.get("pid") == own_pid and \
+        pid_alive(pid)
 
 
 class OrphanWatch:

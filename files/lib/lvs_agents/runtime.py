@@ -139,6 +139,21 @@ def read_status(name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists (EPERM: it exists, owned by someone else)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def load_config(path: str) -> LvsConfig:
     """Parse and validate lvs.cf; warnings are logged, errors raise ConfigError."""
     return parse_config(read_config(path), path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from lvs_cluster.ipvs.netlink import DestinationState
 
 from . import runtime
+from .runtime import pid_alive
 from .service_names import service_key, service_label
 
 AGENTS = ("pulse", "lvsd")
@@ -66,21 +66,6 @@ def describe_ipvs_error(error: OSError) -> str:
     if error.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
         return "cannot read the IPVS table: this system has no generic netlink"
     return f"cannot read the IPVS table: {error.strerror or error}"
-
-
-def pid_alive(pid: object) -> bool:
-    """Whether a process with this pid exists (EPERM: it exists, owned by someone else)."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
