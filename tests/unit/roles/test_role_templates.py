@@ -238,8 +238,8 @@ def test_vip_drift_follows_pulse_s_role(state, held, expected):
 
 
 def test_the_drift_report_names_frr_s_differences_in_bgp_mode():
-    variables = bgp_vars(
-        router_bundle_copy={"changed": False}, router_key_file={"changed": False},
+    variables = bgp_vars(  # no heartbeat key in bgp mode: router_key_file is not registered
+        router_bundle_copy={"changed": False},
         router_pulse_options_file={"changed": False}, router_pulse_service={"changed": False},
         router_lvs_cf={"changed": False}, router_live={"stdout": "{}"}, router_kernel={},
         router_ipvs={"operations": []}, router_vip_drift=[],
