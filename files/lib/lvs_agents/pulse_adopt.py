@@ -28,10 +28,6 @@ from lvs_cluster.agent_status import STALE_AFTER, status_age
 UNKNOWN_STATUS = "unknown (adopted: not pulse's child)"
 
 
-class TimeoutExpired(Exception):
-    """The adopted lvsd did not exit within the time given."""
-
-
 class AdoptedLvsd:
     """An lvsd that pulse did not start, with the part of ``subprocess.Popen``'s interface
     that ``pulse_lvsd.Lvsd`` uses."""
@@ -58,7 +54,9 @@ class AdoptedLvsd:
     def wait(self, timeout: float | None = None) -> int | str:
         if self.returncode is None:
             if not select.select([self.pidfd], [], [], timeout)[0]:
-                raise TimeoutExpired(self.pid)
+                import subprocess  # noqa: PLC0415 - as in pulse_lvsd: not on pulse's start path
+
+                raise subprocess.TimeoutExpired(f"lvsd (pid {self.pid})", timeout or 0)
             self.poll()
         assert self.returncode is not None
         return self.returncode

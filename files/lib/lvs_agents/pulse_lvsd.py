@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import runtime
 from .pulse_adopt import AdoptedLvsd, fit_to_adopt, orphan_pids, stop_orphan
-from .pulse_adopt import TimeoutExpired as AdoptTimeout
 from .pulse_setup import NAME, default_lvsd
 
 if TYPE_CHECKING:  # imported when lvsd starts: pulse's first heartbeat goes out before
@@ -208,7 +207,7 @@ class Lvsd:
 
             try:
                 process.wait(LVSD_STOP_TIMEOUT)
-            except (subprocess.TimeoutExpired, AdoptTimeout):
+            except subprocess.TimeoutExpired:
                 log.warning("lvsd (pid %d) ignored SIGTERM for %g s: killing it", process.pid,
                             LVSD_STOP_TIMEOUT)
                 process.kill()
