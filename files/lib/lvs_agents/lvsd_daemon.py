@@ -249,6 +249,9 @@ class Lvsd:
 
     def signal_ready(self) -> None:
         self.ready = True
+        # before the pipe: a pulse killed as soon as it reads READY leaves this lvsd to the next
+        # pulse, which adopts only an lvsd that lvsd.json names READY (pulse_adopt)
+        self.write_status()
         if self.ready_fd is not None:
             with contextlib.suppress(OSError):
                 os.write(self.ready_fd, b"READY\n")

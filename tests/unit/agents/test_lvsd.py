@@ -522,6 +522,30 @@ def test_main_test_start_logs_and_ready_fd(tmp_path, capfd):
     assert "set timeouts tcp 900" in messages
 
 
+def test_lvsd_json_says_ready_before_the_readiness_pipe_does(tmp_path, monkeypatch):
+    """pulse learns READY from the pipe and may be killed at once; the pulse restarted after it
+    adopts the orphan that lvsd.json names READY, so that file must say so first."""
+    read_end, write_end = os.pipe()
+    harness = Harness(tmp_path, lvs_cf())
+    harness.daemon.ready_fd = write_end
+    seen_when_the_pipe_said_ready = []
+    write = os.write
+
+    def watching_the_pipe(fd, data):
+        if fd == write_end:
+            seen_when_the_pipe_said_ready.append(runtime.read_status("lvsd"))
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", watching_the_pipe)
+    try:
+        harness.daemon.signal_ready()
+    finally:
+        monkeypatch.undo()
+        os.close(read_end)
+    status = seen_when_the_pipe_said_ready[0]
+    assert status is not None and status["ready"] is True and status["pid"] == os.getpid()
+
+
 def test_help_and_version(capsys):
     with pytest.raises(SystemExit) as stop:
         lvsd.main(["--help"])

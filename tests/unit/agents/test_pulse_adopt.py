@@ -156,9 +156,16 @@ def test_an_orphan_missing_from_lvsd_json_is_found_and_stopped(node):
     found in /proc all the same, and stopped, so that two lvsd never run on one table."""
     first = start_with_lvsd_ready(node)
     kill_pulse(node)
-    # gone, and kept from coming back: the orphan rewrites it every second
-    (node.dir / "lvsd.json").unlink()
-    (node.dir / "lvsd.json").mkdir()
+    # gone, and kept from coming back: the orphan rewrites it every second (and may do so
+    # between the two steps)
+    for _attempt in range(10):
+        (node.dir / "lvsd.json").unlink(missing_ok=True)
+        try:
+            (node.dir / "lvsd.json").mkdir()
+            break
+        except FileExistsError:
+            continue
+    assert (node.dir / "lvsd.json").is_dir()
     node.start(*node.options)
     wait_for(lambda: lvsd_of(node).get("pid") not in (None, first) and lvsd_of(node)["ready"],
              timeout=30, what="a new lvsd READY")
