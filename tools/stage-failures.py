@@ -5,8 +5,11 @@ failure in a stage that ended early is out of sight. Reads build/stages/NAME ("e
 and build/stages/NAME.log; prints, for each stage whose exit code is not 0, pytest's `FAILED`/
 `ERROR` summary lines, ansible-test's `ERROR:` lines and Ansible's `fatal:`/`failed:` task
 lines (its `FAILED - RETRYING` lines are progress, not failures), else the stage's last lines.
+An Ansible failure is shown as its task, message, exit status and error output (its result's
+other fields, such as checksums, would push the error itself past the line's end).
 """
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -14,12 +17,54 @@ from pathlib import Path
 STAGES = ("lint", "unit", "sanity", "build", "agents", "labs")
 FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ]|\s*fatal: \[|\s*failed: \[)")
 RETRYING = re.compile(r"^\s*FAILED - RETRYING")
+TASK_LINE = re.compile(r"^\s*(?:TASK|RUNNING HANDLER) \[(.*)\]")
+ANSIBLE_FAILURE = re.compile(
+    r"^\s*(fatal|failed): (\[[^\]]*\](?: \(item=[^)]*\))?):? FAILED! => (\{.*\})\s*$"
+    r"|^\s*(failed): (\[[^\]]*\] \(item=[^)]*\)) => (\{.*\})\s*$")
 WIDTH = 200
+ANSIBLE_WIDTH = 500
 LINES_PER_STAGE = 6
 
 
+def ansible_failure(line: str, task: str | None) -> str | None:
+    """`fatal: [host] (task: T): message | exit_status N | stderr: ... | stdout: ...`, or None
+    when the line's result is not JSON."""
+    match = ANSIBLE_FAILURE.match(line)
+    if not match:
+        return None
+    kind, host, text = match.group(1, 2, 3) if match.group(1) else match.group(4, 5, 6)
+    try:
+        result = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(result, dict):
+        return None
+    parts = [str(result.get("msg", "")).strip() or "failed"]
+    for key in ("exit_status", "rc"):
+        if result.get(key) not in (None, 0):
+            parts.append(f"{key} {result[key]}")
+    for key in ("stderr", "stdout"):
+        output = " / ".join(str(result.get(key) or "").strip().splitlines())
+        if output:
+            parts.append(f"{key}: {output}")
+    where = f" (task: {task})" if task else ""
+    summary = f"{kind}: {host}{where}: " + " | ".join(parts)
+    return summary if len(summary) <= ANSIBLE_WIDTH else summary[: ANSIBLE_WIDTH - 3] + "..."
+
+
 def failure_lines(log: list[str]) -> list[str]:
-    found = [line for line in log if FAILURE_LINE.match(line) and not RETRYING.match(line)]
+    found: list[str] = []
+    task = None
+    for line in log:
+        header = TASK_LINE.match(line)
+        if header:
+            task = header.group(1)
+            continue
+        if not FAILURE_LINE.match(line) or RETRYING.match(line):
+            continue
+        line = ansible_failure(line, task) or line
+        if line not in found:  # Molecule repeats a play's failures in its own summary
+            found.append(line)
     # Ansible's task failures first: pytest's lines only name the test that saw them
     found.sort(key=lambda line: not line.lstrip().startswith(("fatal:", "failed:")))
     if not found:
@@ -29,6 +74,8 @@ def failure_lines(log: list[str]) -> list[str]:
 
 def clip(line: str) -> str:
     line = line.strip()
+    if line.startswith(("fatal:", "failed:")) and len(line) <= ANSIBLE_WIDTH:
+        return line  # condensed by ansible_failure: the error output is the point
     return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
 
 

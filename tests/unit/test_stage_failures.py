@@ -64,6 +64,34 @@ def test_ansible_task_failures_come_first_and_retries_are_not_failures(tmp_path)
                 "FAILED tests/integration/test_molecule.py::test_molecule_scenario[x] - assert\n")
     assert stage_failures.report(tmp_path) == [
         "[labs] failed:",
-        "  fatal: [web1]: FAILED! => {\"msg\": \"Timeout waiting for systemd\"}",
-        "  failed: [web2] (item=/srv/index.html) => {\"msg\": \"oops\"}",
+        "  fatal: [web1] (task: Web server running): Timeout waiting for systemd",
+        "  failed: [web2] (item=/srv/index.html) (task: Web server running): oops",
         "  FAILED tests/integration/test_molecule.py::test_molecule_scenario[x] - assert"]
+
+
+def test_an_ansible_failure_shows_its_task_message_and_error_output_not_its_noise(tmp_path):
+    """CI of 980f2a6 printed `... "checksum": "2473...", "exit_status": 1, "msg": "failed to
+    validate", "stderr": "/root/.ansible/tmp/ansible-tmp-1796651...`: the error itself was cut."""
+    result = ('{"changed": false, "checksum": "2473baf2cd3eb29055f65dba2b565ee6c2fb7243", '
+              '"exit_status": 1, "msg": "failed to validate", "stderr": "/root/.ansible/tmp/'
+              'ansible-tmp-1796651000.1-1-2/source: 1: vtysh: not found\\n", "stderr_lines": '
+              '["/root/.ansible/tmp/ansible-tmp-1796651000.1-1-2/source: 1: vtysh: not found"], '
+              '"stdout": "", "stdout_lines": []}')
+    write_stage(tmp_path, "labs", 1,
+                "TASK [lvs.cluster.router : Write FRR's configuration] ****\n"
+                f"fatal: [lvs1]: FAILED! => {result}\n"
+                "TASK [lvs.cluster.router : Run pulse, now and at boot] ****\n"
+                "fatal: [lvs3]: FAILED! => {\"changed\": false, \"msg\": \"Could not find the "
+                "requested service lvs-cluster-pulse: host\"}\n"
+                "fatal: [lvs3]: FAILED! => {\"changed\": false, \"msg\": \"Could not find the "
+                "requested service lvs-cluster-pulse: host\"}\n"
+                "fatal: [web1]: FAILED! => not json at all\n")
+    assert stage_failures.report(tmp_path) == [
+        "[labs] failed:",
+        "  fatal: [lvs1] (task: lvs.cluster.router : Write FRR's configuration): failed to "
+        "validate | exit_status 1 | stderr: /root/.ansible/tmp/ansible-tmp-1796651000.1-1-2/"
+        "source: 1: vtysh: not found",
+        "  fatal: [lvs3] (task: lvs.cluster.router : Run pulse, now and at boot): Could not "
+        "find the requested service lvs-cluster-pulse: host",
+        "  fatal: [web1]: FAILED! => not json at all"]
+    # the same failure printed twice (Molecule repeats it) is shown once
