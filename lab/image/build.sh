@@ -16,7 +16,7 @@ set -euo pipefail
 
 out=$1 uml_version=$2 mirror=$3 deb_cache=${4:-} suite=${5:-bookworm}
 case "$suite" in bookworm|trixie) ;; *) echo "image: unsupported release $suite" >&2; exit 2 ;; esac
-packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived,frr,python3-apt
+packages=python3,openssh-server,iproute2,ipvsadm,kmod,systemd-sysv,netbase,iputils-ping,procps,curl,keepalived,frr,frr-pythontools,python3-apt
 size=2G
 
 work=$(mktemp -d "$out/.build.XXXXXX")
