@@ -331,6 +331,7 @@ class Pulse:
         self.takeover.vips = vips
         self.link.verifier.window_ms = int(self.window() * 1000)
         restored = self.takeover.reassert(dropped)
+        self.takeover.sync_settings_changed(old)
         log.info("reloaded %s: %d address(es), %d added, %d dropped, %d restored",
                  self.args.configfile, len(vips), len(added), len(dropped), restored)
         self.dirty = True

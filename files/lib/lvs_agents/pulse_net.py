@@ -39,7 +39,8 @@ class PulseAnnouncer(Protocol):
 
 class PulseNetops(Protocol):
     """The network operations pulse calls, and nothing else. Optional member: ``sync_daemon(
-    state, interface, sync_id)``; without it pulse drives the IPVS sync daemon over netlink."""
+    state, interface, sync_id)`` (state None: no sync daemon); without it pulse drives the IPVS
+    sync daemon over netlink."""
 
     def AddressSpec(self, ip: str, prefix: int, device: str, label: str  # noqa: N802
                     ) -> AddressSpecLike: ...

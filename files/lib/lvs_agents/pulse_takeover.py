@@ -136,11 +136,28 @@ class Takeover:
         """Only the sync daemon of our state runs, on the configured interface and sync id (one
         transaction of the reconcile engine: the other state's daemon stopped, ours started or
         restarted when its settings differ; all undone if the kernel refuses one)."""
-        if not self.config.syncdaemon:
+        if self.config.syncdaemon:
+            self.set_sync_daemons(state, self.config.syncd_iface, self.config.syncd_id & 0xFF)
+
+    def sync_settings_changed(self, old: Any) -> None:
+        """A reload whose lvs.cf turns the sync daemon on or off, or moves it, applies that at
+        once: a rollout reloads pulse, and a sync daemon started only at the next takeover
+        copies no connection for that takeover."""
+        def settings(config: Any) -> tuple[bool, str, int]:
+            return config.syncdaemon, config.syncd_iface, config.syncd_id & 0xFF
+
+        if settings(old) == settings(self.config):
             return
-        interface, sync_id = self.config.syncd_iface, self.config.syncd_id & 0xFF
+        if self.config.syncdaemon:
+            self.sync_daemon("master" if self.holding else "backup")
+        else:
+            self.set_sync_daemons(None, old.syncd_iface, old.syncd_id & 0xFF)
+
+    def set_sync_daemons(self, state: str | None, interface: str, sync_id: int) -> None:
+        """The sync daemon of ``state`` runs (None: neither) and the other state's does not."""
         if self.args.norun:
-            log.info("norun: would start the %s sync daemon on %s", state, interface)
+            log.info("norun: would %s on %s", f"start the {state} sync daemon" if state
+                     else "stop the sync daemons", interface)
             return
         if hasattr(self.net, "sync_daemon"):
             self.net.sync_daemon(state, interface, sync_id)
@@ -149,14 +166,13 @@ class Takeover:
             from lvs_cluster.ipvs import reconcile  # noqa: PLC0415
             from lvs_cluster.ipvs.netlink import IpvsNetlink, SyncDaemon  # noqa: PLC0415
 
-            other = "backup" if state == "master" else "master"
-            wanted = {other: None,
-                      state: SyncDaemon(state=state, interface=interface, sync_id=sync_id)}
+            wanted = {name: SyncDaemon(state=name, interface=interface, sync_id=sync_id)
+                      if name == state else None for name in ("master", "backup")}
             with IpvsNetlink() as ipvs:
                 operations = reconcile.plan_sync_daemons(wanted, ipvs.daemons())
                 reconcile.apply(ipvs, reconcile.Plan(operations))
         except (OSError, reconcile.ApplyError) as error:
-            log.error("sync daemon %s on %s: %s", state, interface, error)
+            log.error("sync daemon %s on %s: %s", state or "stop", interface, error)
 
     def reassert(self, dropped: list[Any]) -> int:
         """A reload also corrects addresses changed by hand: the active router gets back every

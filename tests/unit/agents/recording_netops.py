@@ -103,7 +103,7 @@ class RecordingNetops:
     def Announcer(self, count: int, interval: float) -> RecordingAnnouncer:  # noqa: N802
         return RecordingAnnouncer(self, count, interval)
 
-    def sync_daemon(self, state: str, interface: str, sync_id: int) -> None:
+    def sync_daemon(self, state: str | None, interface: str, sync_id: int) -> None:
         self.record("sync_daemon", None, state=state, interface=interface, sync_id=sync_id)
 
     def warm(self) -> None:

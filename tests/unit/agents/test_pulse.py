@@ -627,6 +627,39 @@ def test_sighup_restores_a_vip_removed_by_hand_and_clears_one_added_on_the_stand
     assert master.state() == "active" and backup.state() == "standby"
 
 
+def test_a_reload_that_turns_the_sync_daemon_on_or_off_applies_it_at_once(cluster):
+    """The role applies a changed lvs.cf by a reload: turning `syncdaemon` on must start each
+    router's sync daemon in its state then (the active one master, the standby backup), not at
+    the next takeover - else the first failover after the rollout loses every connection (seen
+    by make bench-scaleout) - and a changed interface or sync id moves it; turning it off stops
+    them."""
+    master, backup = start_pair(cluster)
+    assert master.calls("sync_daemon") == [] and backup.calls("sync_daemon") == []
+    for node in (master, backup):
+        node.config.write_text(node.config.read_text() + "syncdaemon = 1\nsyncd_iface = eth1\n")
+        node.signal(signal.SIGHUP)
+    wait_for(lambda: master.calls("sync_daemon") and backup.calls("sync_daemon"),
+             what="the sync daemons started by the reload")
+    assert [c["args"] for c in master.calls("sync_daemon")] == [
+        {"state": "master", "interface": "eth1", "sync_id": 0}]
+    assert [c["args"] for c in backup.calls("sync_daemon")] == [
+        {"state": "backup", "interface": "eth1", "sync_id": 0}]
+    master.config.write_text(master.config.read_text() + "syncd_id = 7\n")
+    master.signal(signal.SIGHUP)
+    wait_for(lambda: len(master.calls("sync_daemon")) == 2, what="the sync daemon moved")
+    assert master.calls("sync_daemon")[-1]["args"] == {
+        "state": "master", "interface": "eth1", "sync_id": 7}
+    master.config.write_text(master.config.read_text().replace("syncdaemon = 1", "syncdaemon = 0"))
+    master.signal(signal.SIGHUP)
+    wait_for(lambda: len(master.calls("sync_daemon")) == 3, what="the sync daemon stopped")
+    assert master.calls("sync_daemon")[-1]["args"] == {
+        "state": None, "interface": "eth1", "sync_id": 7}
+    master.signal(signal.SIGHUP)  # nothing changed: nothing done
+    wait_for(lambda: master.log().count("reloaded ") >= 4, what="the fourth reload")
+    assert len(master.calls("sync_daemon")) == 3
+    assert master.state() == "active" and backup.state() == "standby"
+
+
 def test_lvsd_options_are_passed_on(cluster):
     node = cluster["master"].start("--lvsd-option=--resync=600", "--lvsd-option=-x")
     wait_for(lambda: "start" in _fake_lvsd_log(node), what="lvsd started")
