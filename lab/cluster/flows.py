@@ -1,8 +1,13 @@
 """Hold long-lived HTTP connections through a VIP across an event (a router's crash or boot)
-while probing it with new connections: the scale-out lab's client (lab/cluster/scaleout_event.yml).
+while probing it with new connections: the scale-out lab's client
+(extensions/molecule/scaleout/router_event.yml).
 
-Opens HOLD connections, each with the first line of a request, then trickles one header line on
-each every TRICKLE seconds, so each keeps sending through whichever router ECMP gives it. Beside
+Opens HOLD connections, each with the first line of a request and the start of a header line,
+then trickles one more character of that line on each every TRICKLE seconds, so each keeps
+sending through whichever router ECMP gives it. (One growing line, not a header line per
+trickle: the lab's web server, Python's http.server, closes a request after 100 header lines -
+an event that took 50 s broke every held connection that way.) Their local ports go to
+PORTS_FILE, for counting them in the routers' connection tables. Beside
 them, the collection's drill probe (playbooks/files/vip_probe.py, pushed beside this file) makes
 a new connection every INTERVAL seconds. Touches READY_FILE once every connection is open and
 the probe is answered; once DONE_FILE appears (and the probe has answered for RECOVERED seconds)
@@ -24,14 +29,14 @@ class Held:
     def __init__(self, host, port):
         self.error = None
         self.sock = socket.create_connection((host, port), timeout=5)
-        self.sock.sendall(b"GET / HTTP/1.0\r\n")
+        self.sock.sendall(b"GET / HTTP/1.0\r\nX-Trickle: ")
         self.lock = threading.Lock()
 
     def trickle(self, number):
         if self.error is None:
             try:
                 with self.lock:
-                    self.sock.sendall(f"X-Trickle: {number}\r\n".encode())
+                    self.sock.sendall(b".")
             except OSError as error:
                 self.error = f"trickle {number}: {error}"
 
@@ -41,7 +46,7 @@ class Held:
             return None
         try:
             with self.lock:
-                self.sock.sendall(b"\r\n")
+                self.sock.sendall(b"\r\n\r\n")
             self.sock.settimeout(10)
             reply = b""
             while True:
@@ -71,9 +76,12 @@ def main():
     parser.add_argument("--recovered", type=float, default=3.0)
     parser.add_argument("--ready-file", type=Path, required=True)
     parser.add_argument("--done-file", type=Path, required=True)
+    parser.add_argument("--ports-file", type=Path)
     args = parser.parse_args()
     host, port = args.target.rsplit(":", 1)
     held = [Held(host, int(port)) for _ in range(args.hold)]
+    if args.ports_file is not None:
+        args.ports_file.write_text(" ".join(str(c.sock.getsockname()[1]) for c in held) + "\n")
     stop = threading.Event()
 
     def trickle():
