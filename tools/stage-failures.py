@@ -6,7 +6,8 @@ and build/stages/NAME.log; prints, for each stage whose exit code is not 0, pyte
 `ERROR` summary lines, ansible-test's `ERROR:` lines and Ansible's `fatal:`/`failed:` task
 lines (its `FAILED - RETRYING` lines are progress, not failures), else the stage's last lines.
 An Ansible failure is shown as its task, message, exit status and error output (its result's
-other fields, such as checksums, would push the error itself past the line's end).
+other fields, such as checksums, would push the error itself past the line's end); one that
+Ansible marks `...ignoring` is a test's expected failure, not shown.
 """
 
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 STAGES = ("lint", "unit", "sanity", "build", "agents", "labs")
 FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ]|\s*fatal: \[|\s*failed: \[)")
 RETRYING = re.compile(r"^\s*FAILED - RETRYING")
+LANE_PREFIX = re.compile(r"^\[[a-z]+\] ")
 TASK_LINE = re.compile(r"^\s*(?:TASK|RUNNING HANDLER) \[(.*)\]")
 ANSIBLE_FAILURE = re.compile(
     r"^\s*(fatal|failed): (\[[^\]]*\](?: \(item=[^)]*\))?):? FAILED! => (\{.*\})\s*$"
@@ -52,15 +54,25 @@ def ansible_failure(line: str, task: str | None) -> str | None:
     return summary if len(summary) <= ANSIBLE_WIDTH else summary[: ANSIBLE_WIDTH - 3] + "..."
 
 
+def ignored(log: list[str], index: int) -> bool:
+    """Whether Ansible marked the failure at ``index`` `...ignoring` (ignore_errors: a test
+    that expects it, e.g. a bad file refused by validate)."""
+    for line in log[index + 1:index + 3]:
+        text = LANE_PREFIX.sub("", line).strip()
+        if text:
+            return text == "...ignoring"
+    return False
+
+
 def failure_lines(log: list[str]) -> list[str]:
     found: list[str] = []
     task = None
-    for line in log:
+    for index, line in enumerate(log):
         header = TASK_LINE.match(line)
         if header:
             task = header.group(1)
             continue
-        if not FAILURE_LINE.match(line) or RETRYING.match(line):
+        if not FAILURE_LINE.match(line) or RETRYING.match(line) or ignored(log, index):
             continue
         line = ansible_failure(line, task) or line
         if line not in found:  # Molecule repeats a play's failures in its own summary

@@ -95,3 +95,19 @@ def test_an_ansible_failure_shows_its_task_message_and_error_output_not_its_nois
         "find the requested service lvs-cluster-pulse: host",
         "  fatal: [web1]: FAILED! => not json at all"]
     # the same failure printed twice (Molecule repeats it) is shown once
+
+
+def test_a_failure_ansible_ignores_is_not_shown(tmp_path):
+    """CI of 980f2a6 showed the lvs_cf scenario's expected refusal of a bad file (ignore_errors)
+    as lvs1's failure, above the scaleout scenario's real one."""
+    write_stage(tmp_path, "labs", 1,
+                "TASK [Try to write a bad file through validate] ****\n"
+                "fatal: [lvs1]: FAILED! => {\"msg\": \"failed to validate\"}\n"
+                "...ignoring\n"
+                "TASK [Run pulse] ****\n"
+                "fatal: [lvs3]: FAILED! => {\"msg\": \"Could not find the requested service\"}\n"
+                "\n"
+                "PLAY RECAP ****\n")
+    assert stage_failures.report(tmp_path) == [
+        "[labs] failed:",
+        "  fatal: [lvs3] (task: Run pulse): Could not find the requested service"]
