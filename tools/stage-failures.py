@@ -20,9 +20,9 @@ FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ]|\s*fatal: \[|\s*failed: \[)")
 RETRYING = re.compile(r"^\s*FAILED - RETRYING")
 LANE_PREFIX = re.compile(r"^\[[a-z]+\] ")
 TASK_LINE = re.compile(r"^\s*(?:TASK|RUNNING HANDLER) \[(.*)\]")
+# `fatal: [host]: FAILED! => {...}` and `failed: [host] (item=x) => {...}`
 ANSIBLE_FAILURE = re.compile(
-    r"^\s*(fatal|failed): (\[[^\]]*\](?: \(item=[^)]*\))?):? FAILED! => (\{.*\})\s*$"
-    r"|^\s*(failed): (\[[^\]]*\] \(item=[^)]*\)) => (\{.*\})\s*$")
+    r"^\s*(fatal|failed): (\[[^\]]*\](?: \(item=[^)]*\))?)(?::? FAILED!)? => (\{.*\})\s*$")
 WIDTH = 200
 ANSIBLE_WIDTH = 500
 LINES_PER_STAGE = 6
@@ -34,7 +34,7 @@ def ansible_failure(line: str, task: str | None) -> str | None:
     match = ANSIBLE_FAILURE.match(line)
     if not match:
         return None
-    kind, host, text = match.group(1, 2, 3) if match.group(1) else match.group(4, 5, 6)
+    kind, host, text = match.groups()
     try:
         result = json.loads(text)
     except ValueError:
@@ -75,7 +75,7 @@ def failure_lines(log: list[str]) -> list[str]:
         if not FAILURE_LINE.match(line) or RETRYING.match(line) or ignored(log, index):
             continue
         line = ansible_failure(line, task) or line
-        if line not in found:  # Molecule repeats a play's failures in its own summary
+        if line not in found:  # the same failure twice (CI of 980f2a6: lvs3's) is one
             found.append(line)
     # Ansible's task failures first: pytest's lines only name the test that saw them
     found.sort(key=lambda line: not line.lstrip().startswith(("fatal:", "failed:")))

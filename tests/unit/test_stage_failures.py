@@ -94,7 +94,7 @@ def test_an_ansible_failure_shows_its_task_message_and_error_output_not_its_nois
         "  fatal: [lvs3] (task: lvs.cluster.router : Run pulse, now and at boot): Could not "
         "find the requested service lvs-cluster-pulse: host",
         "  fatal: [web1]: FAILED! => not json at all"]
-    # the same failure printed twice (Molecule repeats it) is shown once
+    # the same failure printed twice is shown once
 
 
 def test_a_failure_ansible_ignores_is_not_shown(tmp_path):
