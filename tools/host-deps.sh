@@ -18,6 +18,7 @@ needs=(
   "git git"
   "tar tar"
   "shellcheck shellcheck"
+  "chromium chromium"
 )
 missing=()
 for pair in "${needs[@]}"; do
@@ -30,14 +31,28 @@ if ! command -v "$python" >/dev/null 2>&1; then
 elif ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
 fi
-# FRR's vtysh checks the router role's frr.conf in the unit tests; installed with no daemon
-# started (Debian's package would start zebra on this host).
-frr_missing=false
-command -v vtysh >/dev/null 2>&1 || frr_missing=true
-[ ${#missing[@]} -eq 0 ] && [ "$frr_missing" = false ] && exit 0
+# Packages wanted for a command only, whose Debian package would start a daemon on this host:
+# FRR's vtysh checks the router role's frr.conf in the unit tests (the package starts zebra),
+# Prometheus's promtool checks files/monitoring (the package starts a Prometheus server). They
+# are installed with no daemon started and their services disabled.
+# command  package  service
+daemon_packages=(
+  "vtysh frr frr.service"
+  "promtool prometheus prometheus.service"
+)
+quiet_missing=() quiet_services=()
+for triple in "${daemon_packages[@]}"; do
+  read -r cmd package service <<<"$triple"
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    quiet_missing+=("$package")
+    quiet_services+=("$service")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && [ ${#quiet_missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "host-deps: missing packages (${missing[*]}); run as root to install them" >&2
+  echo "host-deps: missing packages (${missing[*]}${missing[*]:+ }${quiet_missing[*]});" \
+    "run as root to install them" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -47,9 +62,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${unique[@]}" >/dev/null
 fi
-if [ "$frr_missing" = true ]; then
-  echo "host-deps: installing frr (vtysh only: no FRR daemon is started)"
-  # policy-rc.d's exit 101 keeps the package's scripts from starting FRR's daemons; a policy
+if [ ${#quiet_missing[@]} -gt 0 ]; then
+  echo "host-deps: installing ${quiet_missing[*]} (their commands only: no daemon is started)"
+  # policy-rc.d's exit 101 keeps the packages' scripts from starting their daemons; a policy
   # already there (container images ship one) is set aside and put back afterwards.
   policy=/usr/sbin/policy-rc.d
   saved=
@@ -61,6 +76,8 @@ if [ "$frr_missing" = true ]; then
   chmod 0755 "$policy"
   trap 'if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi' EXIT
   [ ${#missing[@]} -eq 0 ] && apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends frr >/dev/null
-  systemctl disable frr.service >/dev/null 2>&1 || true
+  apt-get install -y -q --no-install-recommends "${quiet_missing[@]}" >/dev/null
+  for service in "${quiet_services[@]}"; do
+    systemctl disable "$service" >/dev/null 2>&1 || true
+  done
 fi

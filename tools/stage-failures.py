@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-STAGES = ("lint", "unit", "sanity", "build", "agents", "labs")
+STAGES = ("lint", "unit", "sanity", "monitoring", "build", "agents", "labs")
 FAILURE_LINE = re.compile(r"^(FAILED |ERROR[: ]|\s*fatal: \[|\s*failed: \[)")
 RETRYING = re.compile(r"^\s*FAILED - RETRYING")
 LANE_PREFIX = re.compile(r"^\[[a-z]+\] ")
