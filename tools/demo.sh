@@ -59,6 +59,9 @@ cat <<TEXT
   lab/labctl ssh lvs1                      a shell on a router (lvs-status, ipvsadm -Ln, journalctl -u lvs-cluster-pulse)
   ANSIBLE_CONFIG=.lab/$LAB/ansible.cfg .venv/bin/ansible-playbook ${inventory[*]} lvs.cluster.drift --check --diff
                                            report drift between the inventory and the routers
+  ssh -F .lab/$LAB/ssh_config -o ControlPath=none -N -L 127.0.0.1:9539:127.0.0.1:9539 lvs1
+                                           then open http://127.0.0.1:9539/ : lvs1's status page
+                                           (/metrics for Prometheus); Ctrl-C ends the forward
   make demo                                run it all again (the lab is reused)
   make lab-down                            stop the guests and remove the lab
 TEXT

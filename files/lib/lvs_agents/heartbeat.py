@@ -25,13 +25,14 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import stat
 import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lvs_cluster.vocabulary import unmapped
+
+from .secret_file import SecretFileError, read_secret_file
 
 MAGIC = b"LVSH"
 VERSION = 2  # 2: the clock field is the sender's monotonic clock (1: its wall clock)
@@ -55,7 +56,7 @@ DRIFT = 0.001
 REASONS = ("bad_mac", "replay", "stale", "legacy", "malformed", "unknown_source", "queue_full")
 
 
-class KeyFileError(Exception):
+class KeyFileError(SecretFileError):
     """The heartbeat key file is missing, unreadable, too open or too short; the text says which."""
 
 
@@ -165,22 +166,10 @@ class HeartbeatKey:
         A key others can read would let them forge heartbeats; refusing it beats running
         with an authentication that does not authenticate.
         """
-        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            handle = os.open(path, flags)
-        except OSError as error:
-            raise KeyFileError(f"heartbeat key file {path}: cannot open: "
-                               f"{error.strerror}") from None
-        try:
-            info = os.fstat(handle)
-            _check_key_file(path, info)
-            with os.fdopen(handle, "rb", closefd=False) as stream:
-                secret = stream.read(65536).rstrip()
-        except OSError as error:
-            raise KeyFileError(f"heartbeat key file {path}: cannot read: "
-                               f"{error.strerror}") from None
-        finally:
-            os.close(handle)
+            secret = read_secret_file(path, "heartbeat key file").rstrip()
+        except SecretFileError as error:
+            raise KeyFileError(str(error)) from None
         if len(secret) < MIN_KEY_LENGTH:
             raise KeyFileError(f"heartbeat key file {path}: {len(secret)} bytes, at least "
                                f"{MIN_KEY_LENGTH} needed (e.g. head -c 32 /dev/urandom | "
@@ -217,18 +206,6 @@ class HeartbeatKeys:
     @property
     def ids(self) -> list[str]:
         return [key_id(secret) for secret in (self.send, *self.also)]
-
-
-def _check_key_file(path: str, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(f"heartbeat key file {path}: not a regular file")
-    if info.st_uid not in (0, os.getuid()):
-        raise KeyFileError(f"heartbeat key file {path}: owned by uid {info.st_uid}, must be "
-                           f"owned by root (or uid {os.getuid()})")
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        raise KeyFileError(f"heartbeat key file {path}: mode {mode:04o} gives group/other "
-                           f"access, must be 0600 or 0400")
 
 
 def first_epoch(last: int | None, wall: float) -> int:

@@ -125,7 +125,8 @@ class BgpPulse:
         for vip in self.vips:
             self._route("serve", vip)
         if self.args.metrics != "off":
-            self.metrics = start_metrics(*self.args.metrics_address)
+            self.metrics = start_metrics(*self.args.metrics_address,
+                                         auth=self.args.status_auth)
         self.lvsd = start_lvsd(self.args, self.selector, sys.argv[0])
         try:
             while not self.exiting:

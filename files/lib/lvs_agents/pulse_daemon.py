@@ -115,7 +115,8 @@ class Pulse:
         deadtime runs out on a slow router."""
         self.takeover.warm()
         if self.args.metrics != "off":
-            self.metrics = start_metrics(*self.args.metrics_address)
+            self.metrics = start_metrics(*self.args.metrics_address,
+                                         auth=self.args.status_auth)
         self.lvsd = start_lvsd(self.args, self.selector, sys.argv[0])
         if self.lvsd is not None and self.lvsd.ready:  # adopted: no READY on a pipe to wait for
             self.dispatch(ps.Event(ps.CHILD_READY))

@@ -15,6 +15,7 @@ from lvs_cluster.vocabulary import canonical_ip, host_prefix_length, netmask_pre
 
 from . import heartbeat as hb
 from . import last_good, runtime
+from .status_auth import StatusAuth, StatusAuthError
 
 NAME = "pulse"
 VERSION = "lvs.cluster pulse 1.0"
@@ -77,7 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--garp-interval", type=float, default=1.0, metavar="S",
                         help="seconds between them (default %(default)s)")
     parser.add_argument("--metrics", default=DEFAULT_METRICS, metavar="ADDR:PORT",
-                        help="Prometheus endpoint, or 'off' (default %(default)s)")
+                        help="Prometheus metrics and the status page, or 'off' (default "
+                             "%(default)s)")
+    parser.add_argument("--status-auth-file", default=None, metavar="FILE",
+                        help="require HTTP basic auth on the metrics endpoint (every path): "
+                             "FILE holds user:password lines and must be root's, mode 0600 or "
+                             "0400; re-read when it changes")
     parser.add_argument("--run-dir", default=None,
                         help=f"status directory (default $LVS_CLUSTER_RUN_DIR or "
                              f"{runtime.DEFAULT_RUN_DIR})")
@@ -106,6 +112,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for address in args.tiebreaker:
         if canonical_ip(address) is None:
             parser.error(f"--tiebreaker {address}: not an IP address")
+    args.status_auth = None
+    if args.status_auth_file is not None:
+        try:
+            args.status_auth = StatusAuth(args.status_auth_file)
+        except StatusAuthError as error:
+            parser.error(f"--status-auth-file: {error}")
     return args
 
 
@@ -216,15 +228,16 @@ def load_key(args: argparse.Namespace, config: Any) -> hb.HeartbeatKeys | None:
 
 # --- the metrics endpoint ----------------------------------------------------------------------
 
-def start_metrics(host: str, port: int) -> Any:
-    """The Prometheus endpoint from lvs_agents.status, if that module is there."""
+def start_metrics(host: str, port: int, auth: StatusAuth | None = None) -> Any:
+    """The Prometheus endpoint and status page from lvs_agents.status, if that module is
+    there; behind ``auth`` when given."""
     try:
         from .status import start_metrics_server  # noqa: PLC0415
     except ImportError as error:
         log.warning("metrics endpoint unavailable (%s); continuing without it", error)
         return None
     try:
-        return start_metrics_server(host, port)
+        return start_metrics_server(host, port, auth=auth)
     except Exception as error:  # noqa: BLE001 - metrics are optional
         log.warning("metrics endpoint %s:%d: %s; continuing without it", host, port, error)
         return None

@@ -204,10 +204,12 @@ def table_document(table: IpvsTable, lvsd: dict[str, Any] | None) -> dict[str, A
                 "inactive_connections": None if state is None else state.inactive_conns,
                 "server": known.name if known else None,
                 "health": known.entry.get("state") if known else None,
-                "healthy": known.entry.get("healthy") if known else None})
+                "healthy": known.entry.get("healthy") if known else None,
+                "configured_weight": known.entry.get("configured_weight") if known else None})
         in_table = {(d["address"], d["port"]) for d in destinations}
         missing = [{"server": s.name, "address": a, "port": p, "health": s.entry.get("state"),
-                    "healthy": s.entry.get("healthy")}
+                    "healthy": s.entry.get("healthy"),
+                    "configured_weight": s.entry.get("configured_weight")}
                    for (a, p), s in servers.items() if (a, p) not in in_table]
         services.append({"service": service_label(service), "scheduler": service.scheduler,
                          "virtual": names.get(key), "destinations": destinations,

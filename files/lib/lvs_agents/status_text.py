@@ -20,14 +20,14 @@ from .status_report import (
 )
 
 
-def _ago(now: float, then: object) -> str:
+def ago(now: float, then: object) -> str:
     value = as_number(then)
     if value is None:
         return "never"
     return f"{max(0.0, now - value):.1f} s ago"
 
 
-def _clock(then: object) -> str:
+def clock(then: object) -> str:
     value = as_number(then)
     if value is None:
         return "unknown"
@@ -41,7 +41,7 @@ def pulse_lines(agent: AgentState, now: float) -> list[str]:
         return lines
     flags = ", ".join(str(f) for f in as_list(pulse.get("flags"))) or "none"
     lines.append(f"  this node: {pulse.get('node', '?')}, {pulse.get('state', '?')}"
-                 f" since {_clock(pulse.get('since'))} ({_ago(now, pulse.get('since'))}),"
+                 f" since {clock(pulse.get('since'))} ({ago(now, pulse.get('since'))}),"
                  f" flags: {flags}, transitions: {as_int(pulse.get('transitions'))}")
     lines += last_good_lines(pulse)
     lines += bgp_lines(pulse) if pulse.get("mode") == "bgp" else heartbeat_lines(pulse, now)
@@ -71,7 +71,7 @@ def heartbeat_lines(pulse: dict[str, Any], now: float) -> list[str]:
     peer = as_dict(pulse.get("peer"))
     addresses = ", ".join(str(a) for a in as_list(peer.get("addresses"))) or "?"
     lines.append(f"  peer {addresses}: {peer.get('state', 'unknown')},"
-                 f" last heartbeat {_ago(now, peer.get('last_heartbeat'))}")
+                 f" last heartbeat {ago(now, peer.get('last_heartbeat'))}")
     for vip in as_list(pulse.get("vips")):
         vip = as_dict(vip)
         where = f" on {vip.get('label') or vip.get('device') or '?'}"
@@ -94,7 +94,7 @@ def last_good_lines(document: dict[str, Any]) -> list[str]:
     last_good = as_dict(document.get("last_good"))
     if not last_good.get("in_use"):
         return []
-    return [f"  LAST GOOD lvs.cf IN USE, from {_clock(last_good.get('saved_at'))}"
+    return [f"  LAST GOOD lvs.cf IN USE, from {clock(last_good.get('saved_at'))}"
             f" ({last_good.get('path', '?')})",
             f"    lvs.cf refused: {last_good.get('problem')}"]
 
@@ -106,7 +106,7 @@ def lvsd_lines(agent: AgentState, now: float) -> list[str]:
         return lines
     checks = as_dict(lvsd.get("checks"))
     lines.append(f"  config {lvsd.get('config', '?')}, reloads {as_int(lvsd.get('reloads'))},"
-                 f" last reconcile {_ago(now, lvsd.get('last_reconcile'))}")
+                 f" last reconcile {ago(now, lvsd.get('last_reconcile'))}")
     lines += last_good_lines(lvsd)
     lines.append(f"  checks: {as_int(checks.get('total'))} total, {as_int(checks.get('failed'))}"
                  f" failed, {as_int(checks.get('running'))} running")
@@ -135,15 +135,15 @@ def table_lines(document: dict[str, Any]) -> list[str]:
             lines.append(
                 f"    -> {host}:{dest['port']:<5} {dest['server'] or '-':<12}"
                 f" {dest['health'] or 'unknown':<9} {dest['forwarding']:<7}"
-                f" weight {dest['weight']:<5} active {_count(dest['active_connections']):<6}"
-                f" inactive {_count(dest['inactive_connections'])}")
+                f" weight {dest['weight']:<5} active {count_text(dest['active_connections']):<6}"
+                f" inactive {count_text(dest['inactive_connections'])}")
         for server in service["not_in_table"]:
             lines.append(f"    (not in table) {server['address']}:{server['port']}"
                          f" {server['server'] or '-'} {server['health'] or 'unknown'}")
     return lines
 
 
-def _count(value: int | None) -> str:
+def count_text(value: int | None) -> str:
     return "?" if value is None else str(value)
 
 

@@ -533,7 +533,7 @@ def test_status_json(run_dir):
     assert by_address["10.254.0.21"] == {
         "address": "10.254.0.21", "port": 80, "forwarding": "nat", "weight": 1,
         "active_connections": 3, "inactive_connections": 10, "server": "web1",
-        "health": "up", "healthy": True}
+        "health": "up", "healthy": True, "configured_weight": 1}
     assert by_address["10.254.0.22"]["healthy"] is False
 
 
