@@ -1,13 +1,13 @@
 """Every Molecule scenario under extensions/molecule/, each a real run on UML guests.
 
-The cluster scenarios (default, drift, failover, real_server_failure, nat) share one lab
-(shared_state: default's create boots it, its destroy removes it) and run in one Molecule call,
-in an order where each starts from what the one before left. The other scenarios (one router
-each, and default_trixie: the default steps and a crash failover on trixie routers and real
-servers) run after them, at the same time, each on a lab of its own; their output goes to
-build/molecule-<name>.log. (make test runs this file beside the agents' tests, which have a lab
-of their own: more labs at once than two five-guest ones and the two small ones overload a
-two-core machine.)"""
+The cluster scenarios (default, drift, failover, real_server_failure, maintenance, nat) share
+one lab (shared_state: default's create boots it, its destroy removes it) and run in one
+Molecule call, in an order where each starts from what the one before left. The other
+scenarios (one router each, and default_trixie: the default steps and a crash failover on
+trixie routers and real servers) run after them, at the same time, each on a lab of its own;
+their output goes to build/molecule-<name>.log. (make test runs this file beside the agents'
+tests, which have a lab of their own: more labs at once than two five-guest ones and the two
+small ones overload a two-core machine.)"""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MOLECULE = REPO / "extensions" / "molecule"
 SCENARIOS = sorted(p.parent.name for p in MOLECULE.glob("*/molecule.yml"))
-CLUSTER = ["default", "drift", "failover", "real_server_failure", "nat"]
+CLUSTER = ["default", "drift", "failover", "real_server_failure", "maintenance", "nat"]
 ALONE = [name for name in SCENARIOS if name not in CLUSTER]
 AFTER_AGENTS = ["default_trixie"]
 ENV = {**os.environ, "NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}

@@ -101,7 +101,10 @@ class Lvsd:
                 found = dests.get(member.destination.key)
                 if found is None or member.health.checks:
                     continue
-                if found.weight > 0 or (member.health.policy.quiesce and not member.sorry):
+                # at weight 0 it is kept when lvs.cf keeps it so: quiesced, or draining (its
+                # connections must not be cut by a restart)
+                if found.weight > 0 or (not member.sorry and (member.health.policy.quiesce
+                                                              or member.drain)):
                     member.health.adopt(found.weight, now)
                     log.info("adopted %s %s:%d of %s at weight %d", member.name,
                              member.destination.address, member.destination.port,

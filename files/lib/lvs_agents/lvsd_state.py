@@ -37,10 +37,16 @@ class Member:
     sorry: bool = False
     load_argv: list[str] | None = None
     loading: bool = False
+    drain: bool = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
+
+    @property
+    def weight(self) -> int:
+        """The weight it has in the table: its health's, 0 while it drains or is out."""
+        return 0 if self.drain or not self.health.in_table else self.health.weight
 
     @property
     def standing(self) -> Standing:
-        return Standing(self.health.in_table, self.health.weight)
+        return Standing(self.health.in_table, self.weight)
 
 
 @dataclass
@@ -76,7 +82,7 @@ def member_status(member: Member) -> dict[str, object]:
     health = member.health
     return {"name": member.name, "address": member.destination.address,
             "port": member.spec.port, "healthy": health.healthy, "state": health.state,
-            "weight": health.weight if health.in_table else 0,
+            "weight": member.weight, "drain": member.drain,
             "configured_weight": health.policy.weight, "last_check": health.last_check,
             "last_result": health.last_result, "checks": health.checks,
             "failures": health.failed_checks, "sorry": member.sorry}
@@ -105,6 +111,7 @@ def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
                              HealthPolicy.for_server(virtual, server, step), old)
             member.load_argv = load_command(virtual.load_monitor, config.rsh_command,
                                             server.address)
+            member.drain = server.drain
             members.append(member)
         sorry = None
         sorry_dest = sorry_destination(virtual, config)

@@ -13,7 +13,7 @@ The one translation from lvs.cf to IPVS, shared by the IPVS engine and the agent
 * forwarding is the server's ``forwarding`` (extension) or the global ``network``;
 * the weight is the configured weight (Piranha's slow start begins at ``weight >> 5`` and its
   load adjustment may go up to 10x; neither is the steady state), and weight 0 is 1, as nanny
-  made it;
+  made it; a server with ``drain = 1`` (extension) is at weight 0;
 * the real port is the server's ``port``, except for direct routing and tunnelling without
   fwmark, where ipvsadm forces it to the virtual port;
 * the sorry server is not part of the steady state: it stands in only while no real server is
@@ -74,7 +74,7 @@ def destination_port(virtual: VirtualService, server: RealServer, config: LvsCon
 
 def destination_for_server(virtual: VirtualService, server: RealServer,
                            config: LvsConfig) -> Destination:
-    """The IPVS destination of a healthy ``server`` at full weight."""
+    """The IPVS destination of a healthy ``server`` at full weight: 0 while it drains."""
     if server.address is None:
         raise LvsCfError("missing", key="address",
                          block=f"virtual {virtual.name}: server {server.name}")
@@ -82,7 +82,7 @@ def destination_for_server(virtual: VirtualService, server: RealServer,
         address=server.address,
         port=destination_port(virtual, server, config),
         forwarding=forwarding_for_server(server, config),
-        weight=max(server.weight, 1),
+        weight=0 if server.drain else max(server.weight, 1),
     )
 
 

@@ -13,8 +13,9 @@ in each class is the canonical key order of the renderer. Each key field carries
 
 Extensions (see docs/lvs_cf.md): IPv6 addresses wherever an address is taken (and prefix
 lengths as IPv6 netmasks), the schedulers sed/nq/mh/fo/ovf, ``scheduler_flags``, per-server
-``forwarding``, ``rise``/``fall`` on virtual blocks, ``heartbeat_key_file``, and fractional
-``keepalive``/``deadtime``. A file that uses only Piranha keys means what it meant to Piranha.
+``forwarding`` and ``drain``, ``rise``/``fall`` on virtual blocks, ``heartbeat_key_file``, and
+fractional ``keepalive``/``deadtime``. A file that uses only Piranha keys means what it meant to
+Piranha.
 
 ``line`` and ``key_lines`` record where a block and its keys were read; they are ignored by
 equality.
@@ -89,7 +90,8 @@ class RealServer:
     ``port`` is the real port; a server without one takes its virtual's port when the
     ``VirtualService`` is built (the parser stores the virtual's port as it was when the server
     block was read, which is Piranha's rule). ``forwarding`` (extension) overrides the global
-    ``network`` for this server.
+    ``network`` for this server. ``drain`` (extension) keeps a healthy server in the table at
+    weight 0: no new connections, its established ones go on (maintenance, docs/maintenance.md).
     """
 
     name: str
@@ -98,6 +100,7 @@ class RealServer:
     weight: int = _key(1, Kind.INT, always=True)
     port: int | None = _key(None, Kind.INT, always=True)
     forwarding: str | None = _key(None, Kind.CHOICE, extension=True, choices=NETWORKS)
+    drain: bool = _key(False, Kind.BOOL, extension=True)
     line: int | None = _where_read()
     key_lines: Mapping[str, int] = _key_lines()
 

@@ -78,6 +78,7 @@ def _server_options():
         "weight": st.integers(0, MAX_INT),
         "port": st.none() | st.integers(0, 65535),
         "forwarding": _optional(st.sampled_from(NETWORKS)),
+        "drain": st.booleans(),
     })
 
 

@@ -50,7 +50,8 @@ def test_dict_form_of_example_b():
         "web_bundle", 80, [], [])
     assert bundle["address"] == {"ip": "203.0.113.10", "device": "eth0:1"}
     assert bundle["servers"][1] == {"name": "app2", "address": "10.20.0.12", "active": True,
-                                    "weight": 40, "port": 80, "forwarding": None}
+                                    "weight": 40, "port": 80, "forwarding": None,
+                                    "drain": False}
 
 
 def test_missing_keys_take_their_defaults_and_server_ports_their_virtual_port():

@@ -204,7 +204,7 @@ def test_any_valid_model_has_a_desired_table(config):
         servers = [server for server in virtual.servers if server.active]
         assert [d.address for d in destinations] == [s.address for s in servers]
         for destination, server in zip(destinations, servers, strict=True):
-            assert destination.weight == max(1, server.weight)
+            assert destination.weight == (0 if server.drain else max(1, server.weight))
             assert destination.family == service.family
 
 

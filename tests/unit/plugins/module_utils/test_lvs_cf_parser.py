@@ -129,7 +129,7 @@ REFERENCE_KEYS = {
 EXTENSION_KEYS = {
     "global": ["heartbeat_key_file"],
     "virtual": ["scheduler_flags", "rise", "fall"],
-    "server": ["forwarding"],
+    "server": ["forwarding", "drain"],
     "failover": [],
 }
 MODEL_CLASSES = {"global": LvsConfig, "virtual": VirtualService, "server": RealServer,
@@ -224,6 +224,7 @@ KEY_CASES = [
     ("server", "weight = 0x10", "weight", 16),
     ("server", "port = 010", "port", 8),
     ("server", "forwarding = direct", "forwarding", "direct"),
+    ("server", "drain = 1", "drain", True),
     ("failover", "active = 1", "active", True),
     ("failover", "address = 192.0.2.80 eth0:3", "address", DeviceAddress("192.0.2.80", "eth0:3")),
     ("failover", "vip_nmask = 255.255.255.128", "vip_nmask", "255.255.255.128"),
