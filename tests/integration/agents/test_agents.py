@@ -3,26 +3,33 @@ routing real servers and a client, rolled out by lvs.cluster.site with the lab's
 (lab/cluster/rollout.yml, lab/cluster/inventory). Each test injects a failure and checks what a
 user would see: who holds the VIP, what the client gets, what the agents count.
 
-The tests run in file order on one lab; a test that changes the settings redeploys them (the
-router role's variables, as extra variables).
+The tests run in file order on one lab (conftest.py: the session's, which the import's round
+trip uses after them); a test that changes the settings redeploys them (the router role's
+variables, as extra variables).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "lab"))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from agents_lab import DEADTIME, DEFAULTS, KEEPALIVE  # noqa: E402
 from lvslab.cluster import (  # noqa: E402
     ADDRESSES,
     REAL_SERVERS,
@@ -35,11 +42,8 @@ from lvslab.cluster import (  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
-KEEPALIVE = 0.5
-DEADTIME = 2.0
 CHECK_TIMEOUT = 2
 REENTRY = 4
-DEFAULTS = {"router_keepalive": KEEPALIVE, "router_deadtime": DEADTIME}
 
 
 def web(servers=REAL_SERVERS, **options):
@@ -48,24 +52,6 @@ def web(servers=REAL_SERVERS, **options):
             "send": "GET / HTTP/1.0\\r\\n\\r\\n", "expect": "HTTP", "timeout": CHECK_TIMEOUT,
             "reentry": REENTRY, **options,
             "real_servers": [{"name": s, "address": ADDRESSES[s]} for s in servers]}
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """The lab `agenttest` (AGENTS_LAB_NAME=<name> names it otherwise), booted and rolled out
-    here and always taken down. For development, AGENTS_TEST_LAB=<name> uses that running,
-    rolled-out lab instead and leaves it up."""
-    reuse = os.environ.get("AGENTS_TEST_LAB")
-    if reuse:
-        yield Cluster(reuse)
-        return
-    lab = Cluster(os.environ.get("AGENTS_LAB_NAME", "agenttest"))
-    try:
-        lab.up()
-        lab.deploy(**DEFAULTS)
-        yield lab
-    finally:
-        lab.down()
 
 
 def real_servers(cluster: Cluster, router: str, port: int = 80, vip: str = VIP,
@@ -124,6 +110,109 @@ def test_status_and_metrics_show_the_running_agents(cluster):
     assert re.search(r"^lvs_cluster_pulse_active 0$", standby, re.M)
     outside = cluster.ssh("client", "curl -s -m 2 http://10.254.0.11:9539/metrics", check=False)
     assert outside.returncode != 0, "the metrics endpoint must listen on localhost only"
+
+
+def test_promtool_accepts_the_routers_metrics(cluster):
+    """`promtool check metrics` (Debian's prometheus package) on what each router serves: the
+    format is right and no family breaks Prometheus's naming rules."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: tools/host-deps.sh installs Debian's prometheus"
+    for router in ROUTERS:
+        metrics = cluster.ssh(router, "curl -sf http://127.0.0.1:9539/metrics").stdout
+        assert "lvs_cluster_real_server_weight{" in metrics, metrics
+        check = subprocess.run([promtool, "check", "metrics"], input=metrics, text=True,
+                               capture_output=True, timeout=60, check=False)
+        assert check.returncode == 0, f"{router}: {check.stdout}{check.stderr}"
+        assert not (check.stdout + check.stderr).strip(), check.stdout + check.stderr
+
+
+PAGE_PORT = 19539  # the tunnel's end on the lab namespace's own loopback
+
+
+@contextmanager
+def status_page_tunnel(cluster: Cluster, router: str) -> Iterator[str]:
+    """The status page of `router` (on the guest's 127.0.0.1:9539) at the returned URL, on
+    the loopback of the lab's network namespace: an SSH forward run inside the namespace, so
+    that neither the tunnel nor the browser has a socket outside it."""
+    netns = ["ip", "netns", "exec", cluster.name]
+    tunnel = subprocess.Popen(
+        [*netns, "ssh", "-F", str(cluster.state / "ssh_config"), "-N", "-o", "ControlPath=none",
+         "-o", "ExitOnForwardFailure=yes", "-L", f"127.0.0.1:{PAGE_PORT}:127.0.0.1:9539",
+         router], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    url = f"http://127.0.0.1:{PAGE_PORT}/"
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([*netns, "curl", "-sf", "-m", "2", "-o", "/dev/null", url],
+                             stdin=subprocess.DEVNULL, check=False, timeout=10).returncode:
+            assert tunnel.poll() is None, f"ssh -L ended: {tunnel.communicate()[1]}"
+            assert time.monotonic() < deadline, "the tunnel never answered"
+            time.sleep(0.5)
+        yield url
+    finally:
+        tunnel.terminate()
+        try:
+            tunnel.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            tunnel.kill()
+            tunnel.communicate()
+
+
+def headless_chromium(cluster: Cluster, profile: Path, *arguments: str) -> str:
+    """Chromium (Debian's `chromium`) without a screen inside the lab's namespace; the
+    virtual time budget lets the page's script fetch /status.json and redraw before the DOM is
+    dumped or the screenshot taken. Root needs --no-sandbox."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: tools/host-deps.sh installs Debian's chromium"
+    result = subprocess.run(
+        ["ip", "netns", "exec", cluster.name, chromium, "--headless", "--no-sandbox",
+         "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
+         f"--user-data-dir={profile}", "--virtual-time-budget=8000", "--window-size=1200,1800",
+         *arguments], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def visible_text(dom: str) -> str:
+    without_code = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", without_code)).split())
+
+
+def test_the_status_page_in_headless_chromium(cluster, tmp_path):
+    """The page of the active router as a browser shows it once its script has refreshed it
+    from /status.json: who is active, the peer, the VIP, both real servers up; a screenshot."""
+    active = cluster.active_router()
+    with status_page_tunnel(cluster, active) as url:
+        dom = headless_chromium(cluster, tmp_path / "profile", "--dump-dom", url)
+        screenshot = tmp_path / "status-page.png"
+        headless_chromium(cluster, tmp_path / "profile", f"--screenshot={screenshot}", url)
+    refreshes = re.search(r'<body[^>]* data-refreshes="(\d+)"', dom)
+    assert refreshes and int(refreshes.group(1)) >= 1, "the script did not redraw: " + dom[:3000]
+    text = visible_text(dom)
+    print(f"\n{text[:1500]}\nscreenshot: {screenshot}")
+    assert "refreshed every 5 s" in text, text
+    assert f"{active} is ACTIVE (primary of the pair)" in text, text
+    assert re.search(r"addresses [\d., ]+ state stopped \(standby, heartbeats arrive\) last "
+                     r"heartbeat [\d.]+ s ago active router this router", text), text
+    assert re.search(rf"{re.escape(VIP)}/\d+ eth0:1 present", text), text
+    for name in REAL_SERVERS:
+        assert re.search(rf"{name} {re.escape(ADDRESSES[name])}:80 up direct 1 1", text), text
+    assert "rejected: bad_mac" in text and "refresh failed" not in text
+    with screenshot.open("rb") as image:
+        assert image.read(8) == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert screenshot.stat().st_size > 10_000, "an empty screenshot"
+    standby = next(router for router in ROUTERS if router != active)
+    page = cluster.ssh(standby, "curl -sf http://127.0.0.1:9539/").stdout
+    assert f"{standby} is STANDBY (backup of the pair)" in visible_text(page)
+
+
+def test_pulse_refuses_a_status_auth_file_others_can_read(cluster):
+    cluster.ssh("lvs2", "printf 'ops:secret\\n' > /tmp/open.auth && chmod 0644 /tmp/open.auth")
+    result = cluster.ssh("lvs2", "timeout 20 pulse --nodaemon --status-auth-file /tmp/open.auth",
+                         check=False)
+    assert result.returncode == 2, result
+    assert "/tmp/open.auth: mode 0644 gives group/other access" in result.stderr, result.stderr
 
 
 def test_the_pulse_unit_is_hardened_and_the_kernel_enforces_it(cluster):
