@@ -11,13 +11,13 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status soak bench-reconcile bench-failover bench-checks bench-scaleout clean
+	lab-status soak bench-reconcile bench-failover bench-checks bench-scaleout clean monitoring
 
 help:
 	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
 	@echo "make test      run everything CI runs (installs what it needs)"
 	@echo "make lab-up    boot the default lab (lvs1 lvs2 web1 web2 client); make lab-down"
-	@echo "make lint | unit | sanity | build | lab-test | molecule   one stage of make test"
+	@echo "make lint | unit | sanity | build | monitoring | lab-test | molecule   one stage of make test"
 	@echo "make soak      20 crash/boot cycles of the pair on the lab (not in make test; SOAK_ARGS)"
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
@@ -48,6 +48,8 @@ lint: venv
 	@mkdir -p build/collections/ansible_collections/lvs
 	@ln -sfn $(CURDIR) build/collections/ansible_collections/lvs/cluster
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/collections ansible-lint --offline -q
+	@# Module, filter and role docs as the Ansible docsite renders them (markup, references, RST).
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/collections antsibull-docs lint-collection-docs --plugin-docs --no-skip-rstcheck .
 	antsibull-changelog lint
 
 unit: venv
@@ -58,6 +60,10 @@ sanity: venv
 
 build: venv
 	bash tools/check-build.sh
+
+# The Prometheus rules (promtool check/test rules), the Grafana dashboard, the metric names.
+monitoring: venv
+	bash tools/check-monitoring.sh
 
 lab-test: venv
 	python -m pytest -q tests/integration/lab

@@ -50,6 +50,7 @@ checks() {
   stage lint make --no-print-directory lint
   stage sanity bash tools/sanity.sh
   stage build bash tools/check-build.sh
+  stage monitoring bash tools/check-monitoring.sh
 }
 integration() {
   local name=$1
@@ -76,7 +77,7 @@ python tools/stage-failures.py "$stages"
 echo
 echo "=== make test: time per stage"
 failed=0 checks=()
-for name in lint unit sanity build agents labs; do
+for name in lint unit sanity build monitoring agents labs; do
   if [ -f "$stages/$name" ]; then
     read -r rc seconds <"$stages/$name"
   else

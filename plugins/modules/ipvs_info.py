@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: ipvs_info
 short_description: Read the kernel's IPVS table, timeouts and sync daemons
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the live IPVS (Linux Virtual Server) table - every virtual service with its
     destinations (real servers), their connection counts and traffic counters - the

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: ipvs_real_server
 short_description: Manage one destination (real server) of an IPVS virtual service
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Adds, edits in place, drains or removes one destination (real server) of an existing
     virtual service of the kernel's IPVS table, as C(ipvsadm -a), C(-e) and C(-d) do.

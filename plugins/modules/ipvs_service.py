@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: ipvs_service
 short_description: Manage one IPVS virtual service
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Adds, edits in place or removes one virtual service of the kernel's IPVS (Linux Virtual
     Server) table, as C(ipvsadm -A), C(-E) and C(-D) do - by address, protocol and port, or by

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: ipvs_table
 short_description: Reconcile the kernel's whole IPVS table with a declaration
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes the kernel's IPVS (Linux Virtual Server) table what O(services) declares - every
     virtual service with its destinations (real servers) - in one run, and optionally the

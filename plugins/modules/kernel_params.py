@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: kernel_params
 short_description: Set kernel parameters and load kernel modules, now and at boot
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets a whole set of kernel parameters (sysctls) and loads a set of kernel modules in one
     task, in the running kernel and persistently - like M(ansible.posix.sysctl) and

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: lvs_cf
 short_description: Manage, parse and render the Piranha-compatible C(lvs.cf) file
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes C(/etc/sysconfig/ha/lvs.cf), the configuration file of the LVS router agents
     (C(pulse), C(lvs), C(nanny)), from a structured model (O(config)) or from text (O(content)),
