@@ -38,8 +38,8 @@ def unsupported_lines(result) -> list[tuple[str, int | None, str]]:
 # --- the grammar -------------------------------------------------------------------------------
 
 def test_a_brace_on_the_next_line_and_braces_against_words_open_blocks():
-    statements, _ = parse_text("virtual_server 10.0.0.1 80\n{\n  real_server 10.0.0.2 80{\n"
-                               "    weight 2 }\n}\n", "k.conf")
+    statements, _files = parse_text("virtual_server 10.0.0.1 80\n{\n  real_server 10.0.0.2 80{\n"
+                                    "    weight 2 }\n}\n", "k.conf")
     (vs,) = statements
     assert (vs.keyword, vs.args, vs.line) == ("virtual_server", ["10.0.0.1", "80"], 1)
     (rs,) = vs.block
@@ -48,14 +48,14 @@ def test_a_brace_on_the_next_line_and_braces_against_words_open_blocks():
 
 
 def test_a_block_on_one_line_holds_its_statement():
-    statements, _ = parse_text("url { path /x status_code 200 }\n", "k.conf")
+    statements, _files = parse_text("url { path /x status_code 200 }\n", "k.conf")
     assert statements[0].block[0].keyword == "path"
     assert statements[0].block[0].args == ["/x", "status_code", "200"]
 
 
 def test_comments_start_with_hash_or_bang_outside_quotes():
-    statements, _ = parse_text('! a comment\nmisc_path "/bin/check #1 !x" # trailing\n'
-                               "weight 3 ! also\n", "k.conf")
+    statements, _files = parse_text('! a comment\nmisc_path "/bin/check #1 !x" # trailing\n'
+                                    "weight 3 ! also\n", "k.conf")
     assert [(s.keyword, s.args, s.line) for s in statements] == [
         ("misc_path", ["/bin/check #1 !x"], 2), ("weight", ["3"], 3)]
 
@@ -163,8 +163,8 @@ def test_tunnel_fwmark_and_hashing_flags():
     assert (mark["fwmark"], mark["address"], mark["persistent"], mark["send_program"]) == \
         (5, "10.254.0.100", 60, "/bin/true")
     assert "port" not in mark and all(rs["port"] == 80 for rs in mark["real_servers"])
-    assert (hashed["scheduler"], hashed["scheduler_flags"], hashed["port"]) == ("sh", ["sh-port"],
-                                                                               8080)
+    assert (hashed["scheduler"], hashed["scheduler_flags"], hashed["port"]) == \
+        ("sh", ["sh-port"], 8080)
     assert "send" not in hashed and "expect" not in hashed  # TCP connect on a port other than 80
     assert [rs["port"] for rs in hashed["real_servers"]] == [80, 80]
     assert unsupported_lines(result) == [("tun-fwmark.conf", 5, "virtual_router_id 71"),
