@@ -204,4 +204,5 @@ def test_the_imported_lvs_cf_builds_the_table_the_original_means(cluster, name, 
           f"equal {time.monotonic() - started - rollout:.1f} s later")
     assert ours == theirs, (f"{name}: the tables differ\nthe original's:\n" + "\n".join(theirs)
                             + "\nours:\n" + "\n".join(ours))
-    cluster.ssh("lvs2", "systemctl start lvs-cluster-pulse")
+    if variables["router_backup"]:  # a one-router file leaves lvs2 out of the cluster
+        cluster.ssh("lvs2", "systemctl start lvs-cluster-pulse")
