@@ -796,6 +796,10 @@ HOOK = "/usr/local/sbin/lvs-hook-probe"
 # directory. kernel-sysctl must fail (kernel.* sysctls are read-only to pulse and its hooks),
 # ptrace(PTRACE_TRACEME) with EPERM (1): it needs no capability, the system call filter refuses it.
 HOOK_SCRIPT = r"""#!/bin/sh
+# pulse reruns active_cmd while the peer is active too (the double-active moment when both
+# start at once): one run at a time, or the second's `ip addr add` finds the first's address
+exec 9>/run/lvs-cluster/hook-probe.lock
+flock 9
 out=/run/lvs-cluster/hook-probe
 step() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name $?" >> $out.$$; }
 step address sh -c 'ip addr add 192.0.2.1/32 dev lo && ip addr del 192.0.2.1/32 dev lo'
