@@ -20,11 +20,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from .. import vocabulary
+from .keepalived_checks import CHECKERS, Check, one_check, read_check
 from .keepalived_conf import Statement, read_file
+from .keepalived_values import (
+    pairs,
+    plain,
+    read_address,
+    read_address_range,
+    read_integer,
+    read_mask,
+    read_number,
+    word,
+)
 from .result import ImportResult, SourceError, Unsupported
 
 METHODS = {"DR": "direct", "NAT": "nat", "TUN": "tunnel"}
@@ -32,36 +42,8 @@ SCHEDULER_FLAGS = {"sh-port": "sh-port", "sh-fallback": "sh-fallback", "mh-port"
                    "mh-fallback": "mh-fallback"}
 # keepalived's defaults (keepalived.conf(5)).
 DELAY_LOOP = 60.0
-CONNECT_TIMEOUT = 5.0
-RETRY = 1
 # Role defaults a service need not repeat (roles/router/defaults/main.yml).
 ROLE_SERVICE_DEFAULTS = {"timeout": 6, "reentry": 15}
-CHECKERS = ("TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK")
-IGNORED_CHECK_KEYS = {"connect_ip"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One real server's check, as lvs.cf can say it (per service)."""
-
-    send: str | None = None
-    expect: str | None = None
-    use_regex: bool = False
-    send_program: str | None = None
-    timeout: float = CONNECT_TIMEOUT
-    fall: int = RETRY + 1
-
-    def variables(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.send_program is not None:
-            out["send_program"] = self.send_program
-        if self.send is not None:
-            out["send"] = self.send
-        if self.expect is not None:
-            out["expect"] = self.expect
-        if self.use_regex:
-            out["use_regex"] = True
-        return out
 
 
 class _Importer:
@@ -122,9 +104,9 @@ class _Importer:
         variables["router_sync_daemon"] = True
         variables["router_sync_interface"] = statement.args[0]
         options = statement.args[2:]
-        for name, value in _pairs(options):
+        for name, value in pairs(options):
             if name == "id":
-                variables["router_sync_id"] = _integer(statement, value, 0, 255)
+                variables["router_sync_id"] = read_integer(statement, value, 0, 255)
             else:
                 self.unsupported(statement, "the sync daemon's options other than id are the "
                                  "kernel's defaults", f"lvs_sync_daemon ... {name} {value}")
@@ -136,9 +118,9 @@ class _Importer:
         names = {"tcp": "tcp_timeout", "tcpfin": "tcpfin_timeout", "udp": "udp_timeout"}
         options = self.result.router_vars.setdefault("router_lvs_cf_options", {})
         args = statement.args
-        for name, value in _pairs(args):
+        for name, value in pairs(args):
             if name in names:
-                options[names[name]] = _integer(statement, value, 0, 2147483)
+                options[names[name]] = read_integer(statement, value, 0, 2147483)
             else:
                 self.unsupported(statement, "no lvs.cf equivalent", f"lvs_timeouts {name}")
 
@@ -152,22 +134,22 @@ class _Importer:
             if keyword == "state" and args:
                 this["state"] = args[0].upper()
             elif keyword == "priority" and args:
-                this["priority"] = _integer(statement, args[0], 1, 255)
+                this["priority"] = read_integer(statement, args[0], 1, 255)
             elif keyword == "advert_int" and args:
-                advert = _number(statement, args[0])
-                variables["router_keepalive"] = _plain(advert)
-                variables["router_deadtime"] = _plain(3 * advert)
+                advert = read_number(statement, args[0])
+                variables["router_keepalive"] = plain(advert)
+                variables["router_deadtime"] = plain(3 * advert)
             elif keyword == "interface" and args:
                 variables["router_vip_interface"] = args[0]
             elif keyword == "virtual_ipaddress":
                 for line in statement.block or []:
                     self._vip(line)
             elif keyword == "unicast_src_ip" and args:
-                this["address"] = _address(statement, args[0])
+                this["address"] = read_address(statement, args[0])
             elif keyword == "unicast_peer":
                 peers = [child.keyword for child in statement.block or []]
                 if len(peers) == 1:
-                    this["peer"] = _address(statement, peers[0])
+                    this["peer"] = read_address(statement, peers[0])
                 else:
                     self.unsupported(statement, "the pair has one peer: "
                                      f"{len(peers)} unicast peers")
@@ -192,7 +174,7 @@ class _Importer:
             vip["netmask"] = str(interface.netmask) if interface.version == 4 \
                 else interface.network.prefixlen
         options = words[1:]
-        for name, value in _pairs(options):
+        for name, value in pairs(options):
             if name in ("dev", "label"):
                 vip[name] = value
             elif name not in ("brd", "broadcast", "scope"):
@@ -216,13 +198,13 @@ class _Importer:
         members: list[tuple[str | None, int, int | None]] = []
         for member in group.block or []:
             if member.keyword == "fwmark" and len(member.args) == 1:
-                members.append((None, 0, _integer(member, member.args[0], 1, 2**32 - 1)))
+                members.append((None, 0, read_integer(member, member.args[0], 1, 2**32 - 1)))
                 continue
             if len(member.args) != 1:
                 raise SourceError("a group member is 'ADDRESS PORT', 'ADDRESS-LAST PORT' or "
                                   "'fwmark N'", file=member.file, line=member.line)
-            port = _integer(member, member.args[0], 0, 65535)
-            for address in _address_range(member):
+            port = read_integer(member, member.args[0], 0, 65535)
+            for address in read_address_range(member):
                 members.append((address, port, None))
         return members
 
@@ -237,11 +219,11 @@ class _Importer:
             members = self._group_members(statement, args[1])
             base = args[1]
         elif args[0] == "fwmark" and len(args) == 2:
-            members = [(None, 0, _integer(statement, args[1], 1, 2**32 - 1))]
+            members = [(None, 0, read_integer(statement, args[1], 1, 2**32 - 1))]
             base = None
         elif len(args) == 2:
-            address = _address(statement, args[0])
-            members = [(address, _integer(statement, args[1], 0, 65535), None)]
+            address = read_address(statement, args[0])
+            members = [(address, read_integer(statement, args[1], 0, 65535), None)]
             base = None
         else:
             raise SourceError("virtual_server takes 'ADDRESS PORT', 'fwmark N' or 'group NAME'",
@@ -261,7 +243,7 @@ class _Importer:
                     return []
             else:
                 service["name"] = (f"{base}_{index}" if base
-                                   else f"vs_{_word(address)}_{port}")
+                                   else f"vs_{word(address)}_{port}")
                 service["port"] = port if port else 80
             service["address"] = address
             vip = self.vips.get(str(address))
@@ -301,7 +283,7 @@ class _Importer:
         for child in statement.block or []:
             keyword, args = child.keyword, child.args
             if keyword == "delay_loop" and args:
-                delay_loop = _number(child, args[0])
+                delay_loop = read_number(child, args[0])
             elif keyword in ("lb_algo", "lvs_sched") and args:
                 if args[0] not in vocabulary.SCHEDULERS:
                     self.unsupported(child, "left out the whole service: lvs.cf's schedulers "
@@ -317,9 +299,9 @@ class _Importer:
                                       file=child.file, line=child.line)
                 service["_method"] = method
             elif keyword == "persistence_timeout":
-                service["persistent"] = _integer(child, args[0], 0, 4294967) if args else 360
+                service["persistent"] = read_integer(child, args[0], 0, 4294967) if args else 360
             elif keyword == "persistence_granularity" and args:
-                service["pmask"] = _mask(child, args[0])
+                service["pmask"] = read_mask(child, args[0])
             elif keyword == "protocol" and args:
                 protocol = args[0].lower()
                 if protocol not in ("tcp", "udp"):
@@ -339,7 +321,7 @@ class _Importer:
                 self.unsupported(child, "no lvs.cf equivalent")
         method = service.pop("_method", "nat")  # keepalived's default lb_kind is NAT
         service["scheduler"] = service.get("scheduler", vocabulary.DEFAULT_SCHEDULER)
-        service["timeout"] = _plain(delay_loop)
+        service["timeout"] = plain(delay_loop)
         service["rise"] = 1  # keepalived brings a server back on its first good check
         real_servers = []
         checks: list[tuple[Statement, Check | None]] = []
@@ -355,7 +337,7 @@ class _Importer:
             entry["_method"] = method
             real_servers.append(entry)
             checks.append((server, check))
-        service.update(self._one_check(statement, checks, service, delay_loop))
+        service.update(one_check(statement, checks, delay_loop, self.unsupported))
         if sorry is not None:
             self._sorry(sorry, service, statement)
         self.methods.update([method])
@@ -366,10 +348,10 @@ class _Importer:
         return service
 
     def _sorry(self, sorry: Statement, service: dict[str, Any], statement: Statement) -> None:
-        address = _address(sorry, sorry.args[0])
+        address = read_address(sorry, sorry.args[0])
         service["sorry_server"] = address
         if len(sorry.args) > 1:
-            port = _integer(sorry, sorry.args[1], 0, 65535)
+            port = read_integer(sorry, sorry.args[1], 0, 65535)
             wanted = statement.args[1] if len(statement.args) == 2 and \
                 statement.args[0] not in ("fwmark", "group") else None
             if wanted is not None and str(port) != wanted:
@@ -381,10 +363,10 @@ class _Importer:
         if len(server.args) not in (1, 2) or server.block is None and len(server.args) != 2:
             raise SourceError("real_server takes 'ADDRESS PORT' and a block", file=server.file,
                               line=server.line)
-        address = _address(server, server.args[0])
-        entry: dict[str, Any] = {"name": f"rs_{_word(address)}", "address": address}
+        address = read_address(server, server.args[0])
+        entry: dict[str, Any] = {"name": f"rs_{word(address)}", "address": address}
         if len(server.args) == 2:
-            port = _integer(server, server.args[1], 0, 65535)
+            port = read_integer(server, server.args[1], 0, 65535)
             entry["name"] += f"_{port}"
             if port:
                 entry["port"] = port
@@ -393,7 +375,7 @@ class _Importer:
         for child in server.block or []:
             keyword, args = child.keyword, child.args
             if keyword == "weight" and args:
-                entry["weight"] = _integer(child, args[0], 0, 65535)
+                entry["weight"] = read_integer(child, args[0], 0, 65535)
             elif keyword == "inhibit_on_failure":
                 continue  # handled for the whole service
             elif keyword in CHECKERS:
@@ -402,103 +384,13 @@ class _Importer:
                     self.unsupported(child, "lvs.cf has one check per service: only the first "
                                      "checker of a real server is imported")
                     continue
-                check = self._check(child, defaults, entry.get("port"), on_port_80)
+                check = read_check(child, defaults, entry.get("port"), on_port_80,
+                                   self.unsupported)
             else:
                 self.unsupported(child, "no lvs.cf equivalent")
         if entry.get("weight", 1) == 1:
             entry.pop("weight", None)
         return entry, check
-
-    def _check(self, checker: Statement, defaults: dict[str, Statement], port: int | None,
-               on_port_80: bool) -> Check:
-        settings = dict(defaults)
-        urls: list[Statement] = []
-        program: Statement | None = None
-        for child in checker.block or []:
-            if child.keyword == "url":
-                urls.append(child)
-            elif child.keyword == "misc_path" and child.args:
-                program = child
-            elif child.keyword in ("connect_timeout", "retry", "nb_get_retry",
-                                   "delay_before_retry", "misc_timeout", "connect_port"):
-                settings[child.keyword] = child
-            elif child.keyword in IGNORED_CHECK_KEYS:
-                self.unsupported(child, "lvsd checks the real server's own address")
-            else:
-                self.unsupported(child, "no lvs.cf equivalent")
-        timeout_key = "misc_timeout" if checker.keyword == "MISC_CHECK" else "connect_timeout"
-        timeout = _number(settings[timeout_key], settings[timeout_key].args[0]) \
-            if timeout_key in settings else CONNECT_TIMEOUT
-        retry_statement = settings.get("retry") or settings.get("nb_get_retry")
-        retry = _integer(retry_statement, retry_statement.args[0], 0, 1000) \
-            if retry_statement else RETRY
-        if "delay_before_retry" in settings:
-            self.unsupported(settings["delay_before_retry"], "lvsd retries at the service's "
-                             "check period (timeout), not after a delay of its own")
-        connect_port = settings.get("connect_port")
-        if connect_port is not None and port is not None and \
-                _integer(connect_port, connect_port.args[0], 0, 65535) != port:
-            self.unsupported(connect_port, "lvsd checks the real server's own port")
-        base = Check(timeout=timeout, fall=retry + 1)
-        if checker.keyword == "MISC_CHECK":
-            if program is None:
-                raise SourceError("MISC_CHECK without misc_path", file=checker.file,
-                                  line=checker.line)
-            return Check(send_program=" ".join(program.args), timeout=timeout,
-                         fall=retry + 1)
-        if checker.keyword == "TCP_CHECK":
-            if on_port_80:  # lvs.cf checks port 80 by HTTP unless told to send something
-                return Check(send="\\r\\n", timeout=timeout, fall=retry + 1)
-            return base
-        if len(urls) > 1:
-            self.unsupported(urls[1], "lvs.cf has one check per service: only the first url "
-                             "is imported")
-        path, codes = "/", ["200"]
-        if urls:
-            for child in urls[0].block or []:
-                if child.keyword == "path" and child.args:
-                    path = child.args[0]
-                elif child.keyword == "status_code" and child.args:
-                    codes = _status_codes(child)
-                else:
-                    self.unsupported(child, "no lvs.cf equivalent")
-        code_pattern = _code_pattern(codes)
-        if checker.keyword == "SSL_GET":
-            return Check(send_program=("/usr/bin/curl -ks -o /dev/null -w %{http_code} "
-                                       f"--max-time {_plain(timeout)} https://%h:%p{path}"),
-                         expect=f"^({code_pattern})$", use_regex=True, timeout=timeout,
-                         fall=retry + 1)
-        return Check(send=f"GET {path} HTTP/1.0\\r\\n\\r\\n",
-                     expect=f"^HTTP/1\\.[01] ({code_pattern})[ \\r]", use_regex=True,
-                     timeout=timeout, fall=retry + 1)
-
-    def _one_check(self, statement: Statement, checks: list[tuple[Statement, Check | None]],
-                   service: dict[str, Any], delay_loop: float) -> dict[str, Any]:
-        present = [(server, check) for server, check in checks if check is not None]
-        if not present:
-            if checks:
-                self.unsupported(statement, "keepalived does not check these real servers; "
-                                 "lvsd checks every server (a TCP connect to its port, an HTTP "
-                                 "request on port 80)", "real_server without a checker")
-            return {}
-        first_server, first = present[0]
-        for server, check in present[1:]:
-            if check != first:
-                self.unsupported(server, "lvs.cf has one check per service: this real server's "
-                                 f"check differs from the one of line {first_server.line}, "
-                                 "which is imported for all")
-        for server, check in checks:
-            if check is None and present:
-                self.unsupported(server, "no checker: lvsd checks it like the others")
-        out = first.variables()
-        if first.fall != 1:
-            out["fall"] = first.fall
-        if first.timeout != delay_loop:
-            self.unsupported(present[0][0], f"lvs.cf's timeout is the check's period and "
-                             f"deadline: the deadline is delay_loop ({_plain(delay_loop)} s), "
-                             f"not connect_timeout ({_plain(first.timeout)} s)",
-                             "connect_timeout")
-        return out
 
     # --- the whole -------------------------------------------------------------------------
 
@@ -557,112 +449,11 @@ def looks_like_keepalived(text: str) -> bool:
                      r"|include)\b[^=\n]*$", text, re.MULTILINE) is not None
 
 
-# --- values ----------------------------------------------------------------------------------
-
-def _integer(statement: Statement, text: str, low: int, high: int) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise SourceError(f"{statement.keyword}: integer expected, got '{text}'",
-                          file=statement.file, line=statement.line) from None
-    if not low <= value <= high:
-        raise SourceError(f"{statement.keyword}: {value} is outside {low}-{high}",
-                          file=statement.file, line=statement.line)
-    return value
-
-
-def _number(statement: Statement, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SourceError(f"{statement.keyword}: number expected, got '{text}'",
-                          file=statement.file, line=statement.line) from None
-    if not 0 < value < 86400:
-        raise SourceError(f"{statement.keyword}: {text} is not a time in seconds",
-                          file=statement.file, line=statement.line)
-    return value
-
-
-def _plain(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
-
-
-def _address(statement: Statement, text: str) -> str:
-    canonical = vocabulary.canonical_ip(text)
-    if canonical is None:
-        raise SourceError(f"{statement.keyword}: '{text}' is not an IP address",
-                          file=statement.file, line=statement.line)
-    return canonical
-
-
-def _address_range(member: Statement) -> list[str]:
-    """``10.0.0.1`` or keepalived's range ``10.0.0.1-10`` (the last part of the address)."""
-    text = member.keyword
-    if "-" not in text:
-        return [_address(member, text)]
-    first, last = text.rsplit("-", 1)
-    start = ipaddress.ip_address(_address(member, first))
-    try:
-        end_part = int(last, 16 if start.version == 6 else 10)
-    except ValueError:
-        raise SourceError(f"'{text}' is no address range", file=member.file,
-                          line=member.line) from None
-    step = 16 if start.version == 6 else 8
-    low = int(start) & ((1 << step) - 1)
-    if end_part < low or end_part >= 1 << step:
-        raise SourceError(f"'{text}' is no address range", file=member.file, line=member.line)
-    return [str(start + offset) for offset in range(end_part - low + 1)]
-
-
-def _mask(statement: Statement, text: str) -> str | int:
-    if text.isdigit():
-        return int(text)
-    try:
-        ipaddress.ip_network(f"0.0.0.0/{text}")
-    except ValueError:
-        raise SourceError(f"{statement.keyword}: '{text}' is not a netmask",
-                          file=statement.file, line=statement.line) from None
-    return text
-
-
-def _status_codes(statement: Statement) -> list[str]:
-    codes: list[str] = []
-    for arg in statement.args:
-        for part in arg.split(","):
-            low, _dash, high = part.partition("-")
-            first = _integer(statement, low, 100, 599)
-            last = _integer(statement, high, first, 599) if high else first
-            codes.extend(str(code) for code in range(first, last + 1))
-    return codes
-
-
-def _pairs(words: list[str]) -> list[tuple[str, str]]:
-    """``name value name value ...`` as pairs (a last word without a value is left out)."""
-    return [(words[index], words[index + 1]) for index in range(0, len(words) - 1, 2)]
-
-
 def _without_port(server: dict[str, Any], virtual_port: int | None) -> dict[str, Any]:
     """A real server's port is left out when it is its service's (lvs.cf's default)."""
     if virtual_port is not None and server.get("port") == virtual_port:
         return {key: value for key, value in server.items() if key != "port"}
     return dict(server)
-
-
-def _code_pattern(codes: list[str]) -> str:
-    """An alternation of HTTP status codes, a whole hundred written ``2[0-9][0-9]``."""
-    wanted = sorted(set(codes))
-    parts: list[str] = []
-    for hundred in sorted({code[0] for code in wanted}):
-        members = [code for code in wanted if code[0] == hundred]
-        if len(members) == 100:
-            parts.append(f"{hundred}[0-9][0-9]")
-        else:
-            parts.extend(members)
-    return "|".join(parts)
-
-
-def _word(address: str) -> str:
-    return re.sub(r"[^0-9A-Za-z]", "_", address)
 
 
 def _ordered(service: dict[str, Any]) -> dict[str, Any]:
