@@ -19,6 +19,7 @@ RETRY = 1
 CHECKERS = ("TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK")
 IGNORED_CHECK_KEYS = {"connect_ip"}
 
+
 class Report(Protocol):
     """Where a construct the role cannot carry is reported (``_Importer.unsupported``)."""
 
@@ -77,7 +78,7 @@ def read_check(checker: Statement, defaults: dict[str, Statement], port: int | N
         if retry_statement else RETRY
     if "delay_before_retry" in settings:
         report(settings["delay_before_retry"], "lvsd retries at the service's "
-                         "check period (timeout), not after a delay of its own")
+               "check period (timeout), not after a delay of its own")
     connect_port = settings.get("connect_port")
     if connect_port is not None and port is not None and \
             read_integer(connect_port, connect_port.args[0], 0, 65535) != port:
@@ -95,7 +96,7 @@ def read_check(checker: Statement, defaults: dict[str, Statement], port: int | N
         return base
     if len(urls) > 1:
         report(urls[1], "lvs.cf has one check per service: only the first url "
-                         "is imported")
+               "is imported")
     path, codes = "/", ["200"]
     if urls:
         for child in urls[0].block or []:
@@ -115,6 +116,7 @@ def read_check(checker: Statement, defaults: dict[str, Statement], port: int | N
                  expect=f"^HTTP/1\\.[01] ({code_pattern})[ \\r]", use_regex=True,
                  timeout=timeout, fall=retry + 1)
 
+
 def one_check(statement: Statement, checks: list[tuple[Statement, Check | None]],
               delay_loop: float, report: Report) -> dict[str, Any]:
     """The service's check variables: the first real server's check; every server whose
@@ -123,15 +125,15 @@ def one_check(statement: Statement, checks: list[tuple[Statement, Check | None]]
     if not present:
         if checks:
             report(statement, "keepalived does not check these real servers; "
-                             "lvsd checks every server (a TCP connect to its port, an HTTP "
-                             "request on port 80)", "real_server without a checker")
+                   "lvsd checks every server (a TCP connect to its port, an HTTP "
+                   "request on port 80)", "real_server without a checker")
         return {}
     first_server, first = present[0]
     for server, check in present[1:]:
         if check != first:
             report(server, "lvs.cf has one check per service: this real server's "
-                             f"check differs from the one of line {first_server.line}, "
-                             "which is imported for all")
+                   f"check differs from the one of line {first_server.line}, "
+                   "which is imported for all")
     for server, check in checks:
         if check is None and present:
             report(server, "no checker: lvsd checks it like the others")
@@ -140,10 +142,11 @@ def one_check(statement: Statement, checks: list[tuple[Statement, Check | None]]
         out["fall"] = first.fall
     if first.timeout != delay_loop:
         report(present[0][0], f"lvs.cf's timeout is the check's period and "
-                         f"deadline: the deadline is delay_loop ({plain(delay_loop)} s), "
-                         f"not connect_timeout ({plain(first.timeout)} s)",
-                         "connect_timeout")
+               f"deadline: the deadline is delay_loop ({plain(delay_loop)} s), "
+               f"not connect_timeout ({plain(first.timeout)} s)",
+               "connect_timeout")
     return out
+
 
 def status_codes(statement: Statement) -> list[str]:
     codes: list[str] = []
