@@ -18,11 +18,14 @@ class ProbedNet:
     """Answers ARP/neighbour probes for ``held`` addresses; a silent probe takes its timeout.
     Counts the probes in flight at once."""
 
-    def __init__(self, held=(), failing=(), echo=True):
+    def __init__(self, held=(), failing=(), echo=True, rendezvous=0):
         self.held, self.failing, self.echo = set(held), set(failing), echo
         self.probed: list[str] = []
         self.in_flight = self.most_in_flight = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
+        # a silent probe waits (at most 5 s) until this many are in flight: on a loaded machine
+        # a thread may start later than another's timeout, which says nothing about the code
+        self.rendezvous = rendezvous
 
     def icmp_echo(self, address, timeout):
         return self.echo
@@ -32,12 +35,17 @@ class ProbedNet:
             self.probed.append(ip)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.lock.notify_all()
         try:
             if ip in self.failing:
                 raise NetopsError(19, f"probe {ip} on {device}")
             if ip in self.held:
                 return "02:00:00:00:00:01"
-            time.sleep(timeout)
+            if self.rendezvous:
+                with self.lock:
+                    self.lock.wait_for(lambda: self.most_in_flight >= self.rendezvous, timeout=5)
+            else:
+                time.sleep(timeout)
             return None
         finally:
             with self.lock:
@@ -64,8 +72,8 @@ def test_no_vip_answering_gives_the_takeover():
 def test_the_vips_are_probed_at_once_not_one_timeout_after_the_other():
     # each silent probe waits its timeout (up to 1 s): in turn, ten VIPs would delay a
     # takeover by ten timeouts
-    net = ProbedNet()
     addresses = [f"10.0.0.{n}" for n in range(1, 11)]
+    net = ProbedNet(rendezvous=len(addresses))
     assert tiebreak_verdict(net, [], vips(*addresses), 0.2, False) is True
     assert net.most_in_flight == len(addresses)
 
