@@ -15,8 +15,9 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 NETLINK_GENERIC = 16
 NLM_F_REQUEST = 0x1
@@ -36,10 +37,12 @@ BATCH_BYTES = 60 * 1024  # per send(); the kernel takes each send as one buffer
 SOCKET_BUFFER = 8 * 1024 * 1024
 RECV_BUFFER = 1 << 20  # larger than any netlink datagram the kernel sends
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
+T = TypeVar("T")
 
 NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, seq, pid
 GENLHDR = struct.Struct("=BBH")  # command, version, reserved
 NLATTR = struct.Struct("=HH")  # length, type
+_NLATTR_UNPACK = NLATTR.unpack_from
 
 
 class NetlinkError(OSError):
@@ -93,14 +96,24 @@ def address(kind: int, text: str) -> bytes:
 
 def parse_attrs(data: bytes | memoryview) -> dict[int, bytes]:
     """Attributes by type (nested flag masked); later duplicates win, like the kernel's parser."""
-    view = memoryview(data)
+    data = bytes(data)
+    return scan_attrs(data, 0, len(data))
+
+
+def scan_attrs(data: bytes, start: int, end: int, wanted: Container[int] | None = None
+               ) -> dict[int, bytes]:
+    """The attributes in ``data[start:end]`` by type (nested flag masked), only the ``wanted``
+    types when given; later duplicates win. The loop of every table read: kept tight."""
     found: dict[int, bytes] = {}
-    offset = 0
-    while offset + NLATTR.size <= len(view):
-        length, kind = NLATTR.unpack_from(view, offset)
-        if length < NLATTR.size or offset + length > len(view):
+    header = _NLATTR_UNPACK
+    offset = start
+    while offset + 4 <= end:
+        length, kind = header(data, offset)
+        if length < 4 or offset + length > end:
             break
-        found[kind & NLA_TYPE_MASK] = bytes(view[offset + NLATTR.size:offset + length])
+        kind &= NLA_TYPE_MASK
+        if wanted is None or kind in wanted:
+            found[kind] = data[offset + 4:offset + length]
         offset += (length + 3) & ~3
     return found
 
@@ -247,16 +260,24 @@ class GenericNetlink:
         return self._exchange(command, payload, NLM_F_DUMP,
                               f"{self.family_name} dump (command {command})")
 
+    def dump_decoded(self, command: int, payload: bytes,
+                     decode: Callable[[memoryview], T | None]) -> list[T]:
+        """Every reply of a dump through ``decode`` (the message after its netlink header, a
+        view of the receive buffer: valid during the call), Nones left out."""
+        return self._exchange(command, payload, NLM_F_DUMP,
+                              f"{self.family_name} dump (command {command})", decode)
+
     def request(self, command: int, payload: bytes, what: str) -> list[dict[int, bytes]]:
         """One acknowledged request; returns the attributes of any reply before the ack."""
         return self._exchange(command, payload, NLM_F_ACK, what)
 
-    def _exchange(self, command: int, payload: bytes, flags: int,
-                  what: str) -> list[dict[int, bytes]]:
-        """Send one message; collect its replies until NLMSG_DONE or the ack (error 0)."""
+    def _exchange(self, command: int, payload: bytes, flags: int, what: str,
+                  decode: Callable[[memoryview], Any] | None = None) -> list[Any]:
+        """Send one message; collect its replies until NLMSG_DONE or the ack (error 0), each
+        as its top-level attributes or what ``decode`` makes of it."""
         seq, request = self._message(self.family, command, NLM_F_REQUEST | flags, payload)
         self.sock.send(request)
-        found = []
+        found: list[Any] = []
         while True:
             for kind, _flags, reply_seq, body in self._replies():
                 if reply_seq != seq:
@@ -268,7 +289,12 @@ class GenericNetlink:
                     if code:
                         raise self.error(code, what)
                     return found
-                found.append(parse_attrs(body[GENLHDR.size:]))
+                if decode is None:
+                    found.append(parse_attrs(body[GENLHDR.size:]))
+                else:
+                    item = decode(body)
+                    if item is not None:
+                        found.append(item)
 
     def pipeline(self, requests: Iterable[Request], stop_on_failure: bool = True
                  ) -> tuple[int, list[NetlinkError]]:

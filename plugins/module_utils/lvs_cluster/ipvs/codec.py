@@ -10,19 +10,23 @@ Pure functions and values: the socket is ``ipvs/netlink.py`` (``IpvsNetlink``), 
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 from dataclasses import dataclass, field, replace
 
 from .. import vocabulary
 from ..netlink import (
+    GENLHDR,
+    NLA_TYPE_MASK,
+    NLATTR,
     Request,
     address,
     attr,
     be16,
-    ip_text,
     nested,
     parse_attrs,
+    scan_attrs,
     string,
     text,
     u8,
@@ -30,7 +34,7 @@ from ..netlink import (
     u32,
     unpack,
 )
-from .model import Destination, Service
+from .model import Destination, Service, canonical_address
 
 IPVS_GENL_NAME = b"IPVS"
 IPVS_GENL_VERSION = 1
@@ -198,9 +202,35 @@ def decode_stats(raw: bytes | None, wide: bool) -> Stats:
     return Stats(**out)
 
 
+_U16 = struct.Struct("=H").unpack_from
+_U32 = struct.Struct("=I").unpack_from
+_BE16 = struct.Struct("!H").unpack_from
+_BE32 = struct.Struct("!I").unpack_from
+_ZERO32 = b"\0\0\0\0"
+# what a table read decodes of a destination: not its counters and stats
+DEST_OPTIONS = frozenset({DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT, DEST_U_THRESH,
+                          DEST_L_THRESH, DEST_ADDR_FAMILY, DEST_TUN_TYPE, DEST_TUN_PORT,
+                          DEST_TUN_FLAGS})
+
+
+def kernel_address(raw: bytes, family: int) -> str:
+    """An address attribute as the model's canonical text."""
+    if family == socket.AF_INET6:
+        return _ipv6_text(bytes(raw[:16]))
+    return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv6_text(raw: bytes) -> str:
+    # Python's spelling, the model's: it differs from inet_ntop's for IPv4-mapped addresses
+    found = canonical_address(socket.inet_ntop(socket.AF_INET6, raw))
+    assert found is not None  # 16 bytes are always an IPv6 address
+    return found[0]
+
+
 def decode_service(attrs: dict[int, bytes]) -> tuple[Service, Stats]:
-    family = unpack(attrs[SVC_AF], "=H")
-    flag_word = unpack(attrs[SVC_FLAGS], "=I") if SVC_FLAGS in attrs else 0
+    family = _U16(attrs[SVC_AF])[0]
+    flag_word = _U32(attrs[SVC_FLAGS])[0] if SVC_FLAGS in attrs else 0
     scheduler = text(attrs.get(SVC_SCHED_NAME, vocabulary.DEFAULT_SCHEDULER.encode()))
     flags = set()
     if flag_word & 0x1:
@@ -212,55 +242,76 @@ def decode_service(attrs: dict[int, bytes]) -> tuple[Service, Stats]:
         flags.add(f"{prefix}-fallback")
     if flag_word & FLAG_SCHED2:
         flags.add(f"{prefix}-port")
-    raw_mask = unpack(attrs[SVC_NETMASK], "=I") if SVC_NETMASK in attrs else None
     netmask: int | None = None
-    if raw_mask is not None:
-        if family == socket.AF_INET:
-            netmask = bin(struct.unpack("!I", struct.pack("=I", raw_mask))[0]).count("1")
+    if SVC_NETMASK in attrs:
+        if family == socket.AF_INET:  # a mask in network order; IPv6: a prefix length
+            netmask = bin(_BE32(attrs[SVC_NETMASK])[0]).count("1")
         else:
-            netmask = raw_mask
+            netmask = _U32(attrs[SVC_NETMASK])[0]
+        if netmask == (32 if family == socket.AF_INET else 128):
+            netmask = None
     pe_name = text(attrs[SVC_PE_NAME]) if SVC_PE_NAME in attrs else None
-    options = {"scheduler": scheduler, "flags": frozenset(flags),
-               "timeout": unpack(attrs[SVC_TIMEOUT]) if SVC_TIMEOUT in attrs else 0,
-               "netmask": netmask, "pe_name": pe_name or None}
-    fwmark = unpack(attrs[SVC_FWMARK]) if SVC_FWMARK in attrs else 0
-    if fwmark:
-        service = Service(FAMILY_NAMES[family], None, None, None, fwmark=fwmark, **options)
-    else:
-        service = Service(FAMILY_NAMES[family], PROTOCOL_NAMES[unpack(attrs[SVC_PROTOCOL], "=H")],
-                          ip_text(attrs[SVC_ADDR], family), unpack(attrs[SVC_PORT], "!H"),
-                          **options)
+    fwmark = _U32(attrs[SVC_FWMARK])[0] if SVC_FWMARK in attrs else 0
+    protocol = address = port = None
+    if not fwmark:
+        protocol = PROTOCOL_NAMES[_U16(attrs[SVC_PROTOCOL])[0]]
+        address = kernel_address(attrs[SVC_ADDR], family)
+        port = _BE16(attrs[SVC_PORT])[0]
+    service = Service.from_kernel(
+        FAMILY_NAMES[family], protocol, address, port, fwmark or None, scheduler,
+        frozenset(flags), _U32(attrs[SVC_TIMEOUT])[0] if SVC_TIMEOUT in attrs else 0, netmask,
+        pe_name or None)
     if SVC_STATS64 in attrs:
         return service, decode_stats(attrs[SVC_STATS64], True)
     return service, decode_stats(attrs.get(SVC_STATS), False)
 
 
-def decode_destination(attrs: dict[int, bytes], service_family: int, with_state: bool = True
-                       ) -> tuple[Destination, DestinationState | None]:
-    family = unpack(attrs[DEST_ADDR_FAMILY], "=H") if DEST_ADDR_FAMILY in attrs else service_family
-    forwarding = FORWARDING_NAMES.get(unpack(attrs[DEST_FWD_METHOD]) & FWD_MASK, "direct")
-    tunnel: dict[str, object] = {}
+def destination_options(body: bytes | memoryview, service_family: int) -> Destination | None:
+    """The destination of one destination dump reply (the message after its netlink header),
+    options only: what a table read needs, decoded without the counters."""
+    data = bytes(body)
+    offset, end = GENLHDR.size, len(data)
+    while offset + NLATTR.size <= end:
+        length, kind = NLATTR.unpack_from(data, offset)
+        if length < NLATTR.size or offset + length > end:
+            return None
+        if kind & NLA_TYPE_MASK == CMD_ATTR_DEST:
+            return _destination(scan_attrs(data, offset + NLATTR.size, offset + length,
+                                           DEST_OPTIONS), service_family)
+        offset += (length + 3) & ~3
+    return None
+
+
+def _destination(attrs: dict[int, bytes], service_family: int) -> Destination:
+    family = _U16(attrs[DEST_ADDR_FAMILY])[0] if DEST_ADDR_FAMILY in attrs else service_family
+    forwarding = FORWARDING_NAMES.get(_U32(attrs[DEST_FWD_METHOD])[0] & FWD_MASK, "direct")
+    tunnel_type = tunnel_port = None
+    tunnel_flags: frozenset[str] = frozenset()
     if forwarding == "tunnel":
         # the kernel keeps (and reports) port and flags whatever the tunnel type
-        kind = TUNNEL_TYPE_NAMES.get(unpack(attrs[DEST_TUN_TYPE], "=B"), "ipip") \
+        kind = TUNNEL_TYPE_NAMES.get(attrs[DEST_TUN_TYPE][0], "ipip") \
             if DEST_TUN_TYPE in attrs else "ipip"
         if kind != "ipip":
-            tunnel["tunnel_type"] = kind
-        port = unpack(attrs[DEST_TUN_PORT], "!H") if DEST_TUN_PORT in attrs else 0
-        tunnel["tunnel_port"] = port or None
-        bits = unpack(attrs[DEST_TUN_FLAGS], "=H") if DEST_TUN_FLAGS in attrs else 0
-        tunnel["tunnel_flags"] = frozenset(n for n, b in TUNNEL_FLAG_BITS.items() if bits & b)
-    dest = Destination(
-        address=ip_text(attrs[DEST_ADDR], family), port=unpack(attrs[DEST_PORT], "!H"),
-        forwarding=forwarding, weight=unpack(attrs.get(DEST_WEIGHT, b"\0\0\0\0")),
-        upper_threshold=unpack(attrs.get(DEST_U_THRESH, b"\0\0\0\0")),
-        lower_threshold=unpack(attrs.get(DEST_L_THRESH, b"\0\0\0\0")), **tunnel)
+            tunnel_type = kind
+        tunnel_port = (_BE16(attrs[DEST_TUN_PORT])[0] if DEST_TUN_PORT in attrs else 0) or None
+        bits = _U16(attrs[DEST_TUN_FLAGS])[0] if DEST_TUN_FLAGS in attrs else 0
+        tunnel_flags = frozenset(n for n, b in TUNNEL_FLAG_BITS.items() if bits & b)
+    get = attrs.get
+    return Destination.from_kernel(
+        kernel_address(attrs[DEST_ADDR], family), _BE16(attrs[DEST_PORT])[0], forwarding,
+        _U32(get(DEST_WEIGHT, _ZERO32))[0], _U32(get(DEST_U_THRESH, _ZERO32))[0],
+        _U32(get(DEST_L_THRESH, _ZERO32))[0], tunnel_type, tunnel_port, tunnel_flags)
+
+
+def decode_destination(attrs: dict[int, bytes], service_family: int, with_state: bool = True
+                       ) -> tuple[Destination, DestinationState | None]:
+    dest = _destination(attrs, service_family)
     if not with_state:
         return dest, None
     state = DestinationState(
-        active_conns=unpack(attrs.get(DEST_ACTIVE_CONNS, b"\0\0\0\0")),
-        inactive_conns=unpack(attrs.get(DEST_INACT_CONNS, b"\0\0\0\0")),
-        persistent_conns=unpack(attrs.get(DEST_PERSIST_CONNS, b"\0\0\0\0")),
+        active_conns=unpack(attrs.get(DEST_ACTIVE_CONNS, _ZERO32)),
+        inactive_conns=unpack(attrs.get(DEST_INACT_CONNS, _ZERO32)),
+        persistent_conns=unpack(attrs.get(DEST_PERSIST_CONNS, _ZERO32)),
         stats=decode_stats(attrs[DEST_STATS64], True) if DEST_STATS64 in attrs
         else decode_stats(attrs.get(DEST_STATS), False))
     return dest, state

@@ -17,14 +17,18 @@ Representation choices:
 
 Constructors check their values and raise ValueError for an inconsistent object. They accept
 whatever the kernel can hold, since the table read back is made of the same values; what the
-kernel refuses or gets wrong in a declared object is ``input_rules``' job.
+kernel refuses or gets wrong in a declared object is ``input_rules``' job. The codec builds the
+objects it reads from the kernel with ``from_kernel``: its values are canonical by construction,
+and checking 100,000 of them again was most of what reading a large table cost.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import vocabulary
 from ..vocabulary import FAMILIES, PROTOCOLS, SERVICE_FLAGS, TUNNEL_FLAGS, TUNNEL_TYPES
@@ -32,18 +36,37 @@ from ..vocabulary import FORWARDING as FORWARDING_METHODS
 from .input_rules import zone_problem
 
 MAX_FWMARK = 0xFFFFFFFF
+T = TypeVar("T")
 
 
-def _canonical_address(address: str, family: str, what: str) -> str:
+@functools.lru_cache(maxsize=1 << 16)  # large tables name the same real servers many times
+def canonical_address(address: str) -> tuple[str, str] | None:
+    """(canonical text, family) of an IP literal as Python reads it, or None."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return str(parsed), "inet" if parsed.version == 4 else "inet6"
+
+
+def _canonical_address(address: str, family: str | None, what: str) -> str:
+    """The canonical text of ``address``, which must be of ``family`` (None: either)."""
     zone = zone_problem(address)  # Python reads it, the kernel's 16 bytes have no room for it
     if zone:
         raise ValueError(f"{what}: {zone}")
-    canonical = vocabulary.canonical_ip(address)
-    if canonical is None:
+    found = canonical_address(address)
+    if found is None:
         raise ValueError(f"{what}: invalid IP address {address!r}")
-    if vocabulary.ip_family(canonical) != family:
+    if family is not None and found[1] != family:
         raise ValueError(f"{what}: {address} is not an {family} address")
-    return canonical
+    return found[0]
+
+
+def _unchecked(cls: type[T], fields: dict[str, Any]) -> T:
+    """An instance of the frozen dataclass ``cls`` with ``fields`` (all of them), unchecked."""
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    return instance
 
 
 def _check_port(port: object, what: str) -> None:
@@ -125,6 +148,16 @@ class Service:
         if netmask == full:
             object.__setattr__(self, "netmask", None)
 
+    @classmethod
+    def from_kernel(cls, family: str, protocol: str | None, address: str | None,
+                    port: int | None, fwmark: int | None, scheduler: str, flags: frozenset[str],
+                    timeout: int, netmask: int | None, pe_name: str | None) -> Service:
+        """A service as the codec decodes it: canonical address, full netmask as None."""
+        return _unchecked(cls, {"family": family, "protocol": protocol, "address": address,
+                                "port": port, "fwmark": fwmark, "scheduler": scheduler,
+                                "flags": flags, "timeout": timeout, "netmask": netmask,
+                                "pe_name": pe_name})
+
     @property
     def key(self) -> ServiceKey:
         return ServiceKey(self.family, self.protocol, self.address, self.port, self.fwmark)
@@ -164,7 +197,7 @@ class Destination:
         if not isinstance(self.address, str):
             raise ValueError("destination address: an IP address is required")
         object.__setattr__(self, "address", _canonical_address(
-            self.address, vocabulary.family_of(self.address), "destination address"))
+            self.address, None, "destination address"))
         _check_port(self.port, "destination port")
         if self.forwarding not in FORWARDING_METHODS:
             raise ValueError(f"destination forwarding: {self.forwarding!r} is not one of "
@@ -185,6 +218,17 @@ class Destination:
                              f"{', '.join(TUNNEL_TYPES)}")
         if self.tunnel_port is not None:
             _check_port(self.tunnel_port, "destination tunnel_port")
+
+    @classmethod
+    def from_kernel(cls, address: str, port: int, forwarding: str, weight: int,
+                    upper_threshold: int, lower_threshold: int, tunnel_type: str | None = None,
+                    tunnel_port: int | None = None,
+                    tunnel_flags: frozenset[str] = frozenset()) -> Destination:
+        """A destination as the codec decodes it: canonical address, values in range."""
+        return _unchecked(cls, {"address": address, "port": port, "forwarding": forwarding,
+                                "weight": weight, "upper_threshold": upper_threshold,
+                                "lower_threshold": lower_threshold, "tunnel_type": tunnel_type,
+                                "tunnel_port": tunnel_port, "tunnel_flags": tunnel_flags})
 
     @property
     def key(self) -> DestinationKey:

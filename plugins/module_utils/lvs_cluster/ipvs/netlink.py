@@ -149,6 +149,7 @@ from .codec import (
     describe_service,
     dest_attrs,
     dest_identity,
+    destination_options,
     edit_destination,
     edit_service,
     expected_daemon,
@@ -342,8 +343,12 @@ class IpvsNetlink(GenericNetlink):
                      ) -> list[tuple[Destination, DestinationState | None]]:
         """The service's destinations; without ``with_state`` counters are not decoded (None)."""
         family = FAMILIES[service.family]
+        identity = nested(CMD_ATTR_SERVICE, service_identity(service))
+        if not with_state:
+            return [(dest, None) for dest in self.dump_decoded(
+                CMD_GET_DEST, identity, lambda body: destination_options(body, family))]
         out = []
-        for reply in self.dump(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, service_identity(service))):
+        for reply in self.dump(CMD_GET_DEST, identity):
             if CMD_ATTR_DEST in reply:
                 out.append(decode_destination(parse_attrs(reply[CMD_ATTR_DEST]), family,
                                               with_state))

@@ -291,6 +291,10 @@ ORDERED_SCHEDULERS = frozenset({"mh", "sh"})
 
 def _destination_changes(service: Service, wanted: tuple[Destination, ...],
                          live: tuple[Destination, ...], purge: bool) -> list[Operation]:
+    # the common case, a service as declared: the same list needs nothing (the kernel lists
+    # the destinations newest first; only the ordered schedulers' tables depend on the order)
+    if wanted == live[::-1] or (wanted == live and service.scheduler not in ORDERED_SCHEDULERS):
+        return []
     live_by_key: dict[DestinationKey, Destination] = {d.key: d for d in live}
     wanted_keys = {d.key for d in wanted}
     operations = []

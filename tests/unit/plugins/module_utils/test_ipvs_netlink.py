@@ -5,6 +5,7 @@ refusals, pipelining and batching, dumps, timeouts and the sync daemon."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import struct
@@ -293,6 +294,34 @@ def test_destinations_dump_newest_first_like_the_kernel(kernel):
     dests = [Destination(f"10.0.0.{i}", 80) for i in range(1, 6)]
     add(kernel, service, *dests)
     assert dests_of(kernel, service) == dests[::-1]
+
+
+def test_objects_read_unchecked_are_what_the_checked_constructors_make(kernel):
+    # a table read builds its objects with from_kernel, skipping the checks: each must equal
+    # (and hash and print like) the checked constructor's object of the same values
+    from plugins.module_utils.lvs_cluster.ipvs.reconcile import read_table
+    services = [web(port=1000 + i) for i in range(len(DESTINATIONS))] + [
+        web(VIP6, 443), web("2001:DB8:0:0::11", 443, "udp", flags={"persistent"}, timeout=60,
+                            netmask=64),
+        Service("inet", None, None, None, fwmark=7, scheduler="sh",
+                flags={"sh-port", "sh-fallback"}),
+        Service("inet6", None, None, None, fwmark=8, scheduler="mh", flags={"mh-port"}),
+        web(port=1, flags={"persistent", "one-packet"}, timeout=300, netmask=24,
+            pe_name="sip")]
+    dests = [(d,) for d in DESTINATIONS] + [
+        (Destination("2001:db8:1::1", 443), Destination("::ffff:10.0.0.9", 443, "tunnel")),
+        (Destination("2001:db8:1:0::2", 443, weight=5),), (Destination("10.0.0.3", 0),),
+        (Destination("2001:db8:1::3", 0, "direct"),), (Destination("10.0.0.4", 80, "direct"),)]
+    for service, its in zip(services, dests):
+        add(kernel, service, *its)
+    table = read_table(kernel)
+    assert set(table) == set(services)
+    for service, its in zip(services, dests):
+        assert table[service] == its[::-1]
+        assert [d for d, _state in kernel.destinations(service)] == list(its[::-1])
+    for read in [*table, *(d for its in table.values() for d in its)]:
+        checked = dataclasses.replace(read)
+        assert (checked, hash(checked), repr(checked)) == (read, hash(read), repr(read))
 
 
 def test_destinations_of_a_missing_service_are_an_empty_dump(kernel):
