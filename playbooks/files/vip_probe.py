@@ -8,8 +8,10 @@ the active router.
 
 Prints one JSON line: requests, failed, the longest gap (from the last answer before an outage
 to the first answer after it, 0.0 without an outage), when the outage began and ended (seconds
-since the start) and how many answers each real server gave (the body of the answer, trimmed;
-the lab's web servers answer with their host name)."""
+since the start), how many answers each real server gave (the body of the answer, trimmed;
+the lab's web servers answer with their host name), the slowest answer's time, and the first
+failures: when (seconds since the start), after how long, and in which step (connect, refused,
+reset, timeout reading, a reply that is not 200)."""
 
 from __future__ import annotations
 
@@ -21,26 +23,34 @@ import time
 from pathlib import Path
 
 
-def one_request(host: str, port: int, timeout: float) -> str | None:
+class Failed(Exception):
+    """A request that was not answered; the message names the step."""
+
+
+def one_request(host: str, port: int, timeout: float) -> str:
+    """The answer's body (trimmed), or Failed naming the step that failed."""
     deadline = time.monotonic() + timeout
+    step = "connect"
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
+            step = "send"
             sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            step = "read"
             chunks = []
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return None
+                    raise Failed("read: timed out")
                 sock.settimeout(left)
                 chunk = sock.recv(4096)
                 if not chunk:
                     break
                 chunks.append(chunk)
-    except OSError:
-        return None
+    except OSError as error:
+        raise Failed(f"{step}: {error.strerror or error}") from None
     reply = b"".join(chunks)
     if not reply.startswith(b"HTTP/1.") or b" 200 " not in reply.split(b"\r\n", 1)[0]:
-        return None
+        raise Failed(f"reply: {reply[:40]!r}")
     body = reply.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
     return body[:64] or "(empty)"
 
@@ -54,6 +64,8 @@ def probe(host: str, port: int, interval: float, timeout: float, duration: float
     gaps: list[tuple[float, float, float]] = []
     served: dict[str, int] = {}
     requests = failed = 0
+    slowest = 0.0
+    failures: list[dict[str, object]] = []
     done_since: float | None = None
     while True:
         sent = time.monotonic()
@@ -63,13 +75,20 @@ def probe(host: str, port: int, interval: float, timeout: float, duration: float
             done_since = sent
         if done_since is not None and outage_since is None and sent - done_since >= recovered:
             break
-        answer = one_request(host, port, timeout)
+        try:
+            answer: str | None = one_request(host, port, timeout)
+        except Failed as error:
+            answer = None
+            if len(failures) < 10:
+                failures.append({"at_s": round(sent - start, 3), "after_s":
+                                 round(time.monotonic() - sent, 3), "step": str(error)})
         requests += 1
         if answer is None:
             failed += 1
             if outage_since is None and last_ok is not None:
                 outage_since = last_ok
         else:
+            slowest = max(slowest, time.monotonic() - sent)
             served[answer] = served.get(answer, 0) + 1
             if last_ok is None and ready_file is not None:
                 ready_file.touch()
@@ -84,7 +103,7 @@ def probe(host: str, port: int, interval: float, timeout: float, duration: float
     return {"requests": requests, "failed": failed, "answered": last_ok is not None,
             "longest_gap_s": round(longest[0], 3), "outage_began_s": round(longest[1], 3),
             "outage_ended_s": round(longest[2], 3), "recovered": longest[2] >= 0,
-            "served_by": served}
+            "served_by": served, "slowest_answer_s": round(slowest, 3), "failures": failures}
 
 
 def main(argv: list[str] | None = None) -> int:
