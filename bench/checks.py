@@ -191,7 +191,7 @@ def cpu(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     with open(args.result) as stream:
         result = json.load(stream)
-    host, guest = result["host"], result["guest"]
+    host, guest = result["host"], result.get("guest")
     print(f"check engine CPU, host kernel, {host['tcp']['endpoints']} endpoints at 1 s "
           f"(listeners in a private network namespace)")
     print(f"{'mode':<6} {'checks':>8} {'failed':>7} {'CPU %':>7} {'us/check':>9}")
@@ -199,7 +199,20 @@ def report(args: argparse.Namespace) -> int:
         row = host[mode]
         print(f"{mode:<6} {row['checks']:>8} {row['failed']:>7} {row['cpu_percent']:>7} "
               f"{row['us_per_check']:>9}")
+    if guest is not None:
+        print()
+        report_guest(guest)
     print()
+    print(f"checks_cpu_percent: {host['tcp']['cpu_percent']}")
+    print(f"checks_cpu_percent_http: {host['http']['cpu_percent']}")
+    if guest is not None:
+        tcp_ratio = guest["ours"]["tcp"]["us_per_check"] / \
+            guest["keepalived"]["tcp"]["us_per_check"]
+        print(f"checks_vs_keepalived: {tcp_ratio:.2f}")
+    return 0
+
+
+def report_guest(guest: dict) -> None:
     print(f"CPU per check in one UML guest, {guest['ours']['tcp']['endpoints']} endpoints at 1 s")
     print(f"{'mode':<6} {'ours us':>9} {'keepalived us':>14} {'ratio':>7} "
           f"{'ours checks':>12} {'ka checks':>10}")
@@ -209,22 +222,22 @@ def report(args: argparse.Namespace) -> int:
             else float("inf")
         print(f"{mode:<6} {ours['us_per_check']:>9} {theirs['us_per_check']:>14} "
               f"{ratio:>7.2f} {ours['checks']:>12} {theirs['checks']:>10}")
-    tcp_ratio = guest["ours"]["tcp"]["us_per_check"] / guest["keepalived"]["tcp"]["us_per_check"]
-    print()
-    print(f"checks_cpu_percent: {host['tcp']['cpu_percent']}")
-    print(f"checks_vs_keepalived: {tcp_ratio:.2f}")
-    return 0
 
 
 def combine(args: argparse.Namespace) -> int:
+    names = ["host_tcp", "host_http"]
+    if args.host_only != "1":
+        names += ["ours_tcp", "ours_http", "ka_tcp", "ka_http"]
     parts = {}
-    for name in ("host_tcp", "host_http", "ours_tcp", "ours_http", "ka_tcp", "ka_http"):
+    for name in names:
         with open(os.path.join(args.dir, f"{name}.json")) as stream:
             parts[name] = json.loads(stream.read().strip().splitlines()[-1])
-    result = {"commit": args.commit, "host_loadavg": args.loadavg, "time": time.time(),
-              "host": {"tcp": parts["host_tcp"], "http": parts["host_http"]},
-              "guest": {"ours": {"tcp": parts["ours_tcp"], "http": parts["ours_http"]},
-                        "keepalived": {"tcp": parts["ka_tcp"], "http": parts["ka_http"]}}}
+    result: dict[str, object] = {
+        "commit": args.commit, "host_loadavg": args.loadavg, "time": time.time(),
+        "host": {"tcp": parts["host_tcp"], "http": parts["host_http"]}}
+    if "ours_tcp" in parts:
+        result["guest"] = {"ours": {"tcp": parts["ours_tcp"], "http": parts["ours_http"]},
+                           "keepalived": {"tcp": parts["ka_tcp"], "http": parts["ka_http"]}}
     with open(args.out, "w") as stream:
         json.dump(result, stream, indent=2)
     return 0
@@ -259,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--commit", default="unknown")
     p.add_argument("--loadavg", default="")
+    p.add_argument("--host-only", default="0", help="1: no guest parts (HOST_ONLY=1)")
     p.set_defaults(run=combine)
     p = commands.add_parser("report")
     p.add_argument("result")

@@ -403,7 +403,7 @@ def test_send_program_missing_is_unhealthy():
 
 def test_scheduler_spreads_and_repeats_every_period():
     async def main():
-        server, port = await serve(read=False)
+        servers = [await serve(read=False) for _server in range(10)]  # 10 distinct checks
         seen: dict[int, list[float]] = {}
         loop = asyncio.get_running_loop()
 
@@ -411,12 +411,14 @@ def test_scheduler_spreads_and_repeats_every_period():
             assert result.ok, result.reason
             seen.setdefault(key, []).append(loop.time())
 
-        async with server:
-            scheduler = Scheduler(on_result)
-            start = loop.time()
-            scheduler.start({n: spec(port, timeout=0.5) for n in range(10)})
-            await asyncio.sleep(1.3)
-            scheduler.stop()
+        scheduler = Scheduler(on_result)
+        start = loop.time()
+        scheduler.start({n: spec(port, timeout=0.5) for n, (_server, port) in enumerate(servers)})
+        await asyncio.sleep(1.3)
+        scheduler.stop()
+        for server, _port in servers:
+            server.close()
+            await server.wait_closed()
         return start, seen
     start, seen = run(main())
     assert len(seen) == 10

@@ -22,7 +22,9 @@ What a check does (Piranha's nanny, section 4 of the reference, with its flaws f
   equals it (or matches it with ``use_regex``). Piranha counted a timed-out checker as healthy.
 
 One deadline, ``timeout`` seconds after the start, bounds the whole check; the same value is
-the period between checks, as in Piranha.
+the period between checks, as in Piranha. A real server checked the same way (equal
+``CheckSpec``) in several virtual services is probed once per period, and each of them gets
+that verdict (``scheduler``); Piranha and keepalived probed it once per service.
 
 The modules: ``spec`` (what a check is and its verdict), ``probe`` (what the probe kinds
 share), ``tcp``, ``udp``, ``program`` (one per kind), ``run`` (a spec to its probe kind, one

@@ -6,11 +6,13 @@ programs as one task each), and ``run_check`` to run a single check within its d
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 
 from .probe import Done, Probe
 from .program import program_check
 from .spec import CheckResult, CheckSpec
-from .tcp import TcpProbe
+from .tcp import TcpPlan
 from .udp import udp_check
 
 
@@ -50,12 +52,20 @@ class TaskProbe(Probe):
             self.task.cancel()
 
 
+Starter = Callable[[asyncio.AbstractEventLoop, Done], Probe]
+
+
+def prepare(spec: CheckSpec) -> Starter:
+    """What starts the probes of ``spec``, made once per check (the scheduler keeps it)."""
+    if spec.protocol == "tcp" and not spec.send_program:
+        return TcpPlan(spec).start
+    return functools.partial(TaskProbe, spec)
+
+
 def start_probe(spec: CheckSpec, loop: asyncio.AbstractEventLoop, done: Done) -> Probe:
     """Start one check; ``done`` gets its result. The caller owns the deadline: it calls
     ``expire()`` on the returned probe when ``spec.timeout`` has passed."""
-    if spec.protocol == "tcp" and not spec.send_program:
-        return TcpProbe(spec, loop, done)
-    return TaskProbe(spec, loop, done)
+    return prepare(spec)(loop, done)
 
 
 async def run_check(spec: CheckSpec) -> CheckResult:
@@ -72,7 +82,7 @@ async def run_check(spec: CheckSpec) -> CheckResult:
             future.set_result(outcome)
 
     probe = start_probe(spec, loop, done)
-    timer = loop.call_at(probe.start + spec.timeout, probe.expire)
+    timer = loop.call_later(spec.timeout, probe.expire)
     try:
         return await future
     finally:
