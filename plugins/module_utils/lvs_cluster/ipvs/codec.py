@@ -10,7 +10,9 @@ Pure functions and values: the socket is ``ipvs/netlink.py`` (``IpvsNetlink``), 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import operator
 import socket
 import struct
 from dataclasses import dataclass, field, replace
@@ -276,10 +278,63 @@ def destination_options(body: bytes | memoryview, service_family: int) -> Destin
         if length < NLATTR.size or offset + length > end:
             return None
         if kind & NLA_TYPE_MASK == CMD_ATTR_DEST:
-            return _destination(scan_attrs(data, offset + NLATTR.size, offset + length,
-                                           DEST_OPTIONS), service_family)
+            return _destination(_options(data, offset + NLATTR.size, offset + length),
+                                service_family)
         offset += (length + 3) & ~3
     return None
+
+
+class _OptionsLayout:
+    """Where a destination's options are in its attributes. The kernel writes every destination
+    with the same attributes in the same order and sizes (``ip_vs_genl_fill_dest``): learned
+    from one reply's walk, the next ones are read with one struct unpack, checked against every
+    learned attribute header (a reply that differs is walked)."""
+
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        parts, headers, header_at, value_at = ["="], [], [], {}
+        offset = start
+        while offset < end:
+            length, kind = NLATTR.unpack_from(data, offset) if offset + 4 <= end else (0, 0)
+            padded = (length + 3) & ~3
+            if length < NLATTR.size or offset + padded > end:
+                raise ValueError("not a whole list of attributes")
+            header_at += [len(headers) + len(value_at), len(headers) + len(value_at) + 1]
+            headers += [length, kind]
+            if kind & NLA_TYPE_MASK in DEST_OPTIONS:
+                value_at[kind & NLA_TYPE_MASK] = len(headers) + len(value_at)
+                parts.append(f"HH{length - NLATTR.size}s{padded - length}x")
+            else:
+                parts.append(f"HH{padded - NLATTR.size}x")
+            offset += padded
+        if len(value_at) < 2:
+            raise ValueError("too few options to learn")
+        self.struct = struct.Struct("".join(parts))
+        self.headers = operator.itemgetter(*header_at)
+        self.expected = tuple(headers)
+        self.kinds = tuple(value_at)
+        self.values = operator.itemgetter(*value_at.values())
+
+    def read(self, data: bytes, start: int) -> dict[int, bytes] | None:
+        fields = self.struct.unpack_from(data, start)
+        if self.headers(fields) != self.expected:
+            return None
+        return dict(zip(self.kinds, self.values(fields)))  # noqa: B905 - Python 3.9
+
+
+_LAYOUTS: dict[int, _OptionsLayout] = {}  # by the length of the destination's attributes
+
+
+def _options(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    """The options of the destination whose attributes are ``data[start:end]``."""
+    layout = _LAYOUTS.get(end - start)
+    if layout is not None:
+        found = layout.read(data, start)
+        if found is not None:
+            return found
+    elif len(_LAYOUTS) < 8:
+        with contextlib.suppress(ValueError):
+            _LAYOUTS[end - start] = _OptionsLayout(data, start, end)
+    return scan_attrs(data, start, end, DEST_OPTIONS)
 
 
 def _destination(attrs: dict[int, bytes], service_family: int) -> Destination:

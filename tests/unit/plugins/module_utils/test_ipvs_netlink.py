@@ -324,6 +324,28 @@ def test_objects_read_unchecked_are_what_the_checked_constructors_make(kernel):
         assert (checked, hash(checked), repr(checked)) == (read, hash(read), repr(read))
 
 
+def _dest_reply(*attributes):
+    return nl.GENLHDR.pack(nl.CMD_NEW_DEST, 1, 0) + nl.nested(nl.CMD_ATTR_DEST, *attributes)
+
+
+def test_a_reply_laid_out_unlike_the_learned_one_is_walked():
+    # replies are read with the layout learned from the first of their size, checked against
+    # every attribute header: one with the same size but other attributes in other places
+    # must still decode by its own headers
+    common = [nl.address(nl.DEST_ADDR, "10.0.0.1"), nl.be16(nl.DEST_PORT, 80),
+              nl.u32(nl.DEST_FWD_METHOD, 0)]
+    first = _dest_reply(*common, nl.u32(nl.DEST_WEIGHT, 5), nl.u32(nl.DEST_U_THRESH, 7),
+                        nl.u32(nl.DEST_L_THRESH, 3), nl.u32(nl.DEST_ACTIVE_CONNS, 9))
+    swapped = _dest_reply(*common, nl.u32(nl.DEST_ACTIVE_CONNS, 9), nl.u32(nl.DEST_L_THRESH, 2),
+                          nl.u32(nl.DEST_U_THRESH, 8), nl.u32(nl.DEST_WEIGHT, 6))
+    assert len(first) == len(swapped)
+    for _ in range(2):  # the second round reads both through the learned layout
+        assert nl.destination_options(first, AF_INET) == Destination(
+            "10.0.0.1", 80, "nat", weight=5, upper_threshold=7, lower_threshold=3)
+        assert nl.destination_options(swapped, AF_INET) == Destination(
+            "10.0.0.1", 80, "nat", weight=6, upper_threshold=8, lower_threshold=2)
+
+
 def test_destinations_of_a_missing_service_are_an_empty_dump(kernel):
     assert kernel.destinations(web()) == []
 
