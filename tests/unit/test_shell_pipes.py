@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".venv", ".lab", "build", "node_modules", ".ruff_cache", ".pytest_cache",
-             ".hypothesis", "__pycache__", "output"}
+             ".hypothesis", "__pycache__", "output", ".ansible"}  # .ansible: ansible-test's copies
 SUFFIXES = {".yml", ".yaml", ".sh", ".j2", ".py", ".cfg"}
 NAMES = {"Makefile", "run", "labctl"}
 # a pipe into grep with -q or -m (alone or among other letters: -qF, -m1), or into head

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
-import secrets
 import select
 import socket
 import struct
@@ -57,6 +56,8 @@ def icmp_echo(address: str, timeout: float) -> bool:
     v6 = family == socket.AF_INET6
     proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
     request_type, reply_type = (128, 129) if v6 else (8, 0)
+    import secrets  # noqa: PLC0415 - with hmac, hashlib, random: for echoes only, not at start-up
+
     ident, sequence, token = secrets.randbits(16), secrets.randbits(16), secrets.token_bytes(16)
     header = _ICMP_ECHO.pack(request_type, 0, 0, ident, sequence)
     if not v6:  # the kernel fills in the ICMPv6 checksum itself

@@ -20,11 +20,10 @@ import os
 import socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lvs_cluster.lvs_cf.errors import LvsCfError
-from lvs_cluster.lvs_cf.model import LvsConfig
-from lvs_cluster.lvs_cf.parser import parse_lvs_cf
+if TYPE_CHECKING:
+    from lvs_cluster.lvs_cf.model import LvsConfig
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
 DEFAULT_RUN_DIR = "/run/lvs-cluster"
@@ -171,6 +170,10 @@ def read_config(path: str) -> bytes:
 def parse_config(content: bytes, path: str) -> LvsConfig:
     """Parse and validate lvs.cf's ``content`` (read from ``path``); warnings are logged,
     errors raise ConfigError."""
+    # The lvs.cf core on first use: lvs-status, nanny and send_arp never parse lvs.cf.
+    from lvs_cluster.lvs_cf.errors import LvsCfError  # noqa: PLC0415
+    from lvs_cluster.lvs_cf.parser import parse_lvs_cf  # noqa: PLC0415
+
     try:
         result = parse_lvs_cf(content, source=path)  # validates too
     except LvsCfError as error:

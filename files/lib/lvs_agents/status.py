@@ -29,17 +29,10 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import runtime
 from .service_names import service_key, service_key_document, service_label
-from .status_http import (
-    CONTENT_TYPE,
-    DEFAULT_METRICS_HOST,
-    DEFAULT_METRICS_PORT,
-    MetricsServer,
-    start_metrics_server,
-)
 from .status_metrics import (
     KNOWN_FLAGS,
     Metrics,
@@ -78,6 +71,15 @@ from .status_report import (
 )
 from .status_text import lvsd_lines, pulse_lines, render_text, table_lines
 
+if TYPE_CHECKING:  # at run time through __getattr__ below
+    from .status_http import (
+        CONTENT_TYPE,
+        DEFAULT_METRICS_HOST,
+        DEFAULT_METRICS_PORT,
+        MetricsServer,
+        start_metrics_server,
+    )
+
 __all__ = [
     "AGENTS", "CONTENT_TYPE", "DEFAULT_METRICS_HOST", "DEFAULT_METRICS_PORT", "EXIT_AGENT_DOWN",
     "EXIT_IPVS_UNREADABLE", "EXIT_OK", "EXIT_USAGE", "KNOWN_FLAGS", "REJECT_REASONS",
@@ -90,6 +92,19 @@ __all__ = [
     "service_label", "start_metrics_server", "table_document", "table_lines",
     "table_metrics", "virtual_names",
 ]
+
+# status_http's names, imported on first use (PEP 562): the command serves nothing, and http.server
+# with what it pulls in (email, ssl, html) is about half of lvs-status's start-up in a lab guest.
+_HTTP_NAMES = frozenset({"CONTENT_TYPE", "DEFAULT_METRICS_HOST", "DEFAULT_METRICS_PORT",
+                         "MetricsServer", "start_metrics_server"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _HTTP_NAMES:
+        from . import status_http  # noqa: PLC0415
+
+        return getattr(status_http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the command -------------------------------------------------------------------------------

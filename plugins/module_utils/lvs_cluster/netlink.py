@@ -17,7 +17,10 @@ import socket
 import struct
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (start-up)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
 
 NETLINK_GENERIC = 16
 NLM_F_REQUEST = 0x1
@@ -37,7 +40,8 @@ BATCH_BYTES = 60 * 1024  # per send(); the kernel takes each send as one buffer
 SOCKET_BUFFER = 8 * 1024 * 1024
 RECV_BUFFER = 1 << 20  # larger than any netlink datagram the kernel sends
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
-T = TypeVar("T")
+if TYPE_CHECKING:
+    T = TypeVar("T")
 
 NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, seq, pid
 GENLHDR = struct.Struct("=BBH")  # command, version, reserved

@@ -16,8 +16,8 @@ these rules apply to what is declared, before anything is sent.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
 if TYPE_CHECKING:
     from .model import Destination, Service
 

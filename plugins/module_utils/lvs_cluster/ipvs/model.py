@@ -28,15 +28,19 @@ import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import vocabulary
 from ..vocabulary import FAMILIES, PROTOCOLS, SERVICE_FLAGS, TUNNEL_FLAGS, TUNNEL_TYPES
 from ..vocabulary import FORWARDING as FORWARDING_METHODS
 from .input_rules import zone_problem
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (start-up)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 MAX_FWMARK = 0xFFFFFFFF
-T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=1 << 16)  # large tables name the same real servers many times

@@ -22,13 +22,15 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn
 
 from . import codec
 from . import netlink as nl
 from .model import Destination, DestinationKey, Service, ServiceKey
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (start-up)
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
+    from typing import NoReturn
+
     LiveTable = dict[Service, tuple[Destination, ...]]
 
 

@@ -23,15 +23,17 @@ equality.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
 
 from .. import vocabulary
 from ..vocabulary import canonical_ip
 from .errors import LvsCfError
 from .values import mask_problem, string_problem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 PIRANHA_SCHEDULERS = vocabulary.PIRANHA_SCHEDULERS
 EXTENSION_SCHEDULERS = vocabulary.EXTENSION_SCHEDULERS
@@ -475,6 +477,8 @@ def _describe(value: Any) -> str:
 
 
 def _unknown_key_reason(name: Any, allowed: set[str]) -> str:
+    import difflib  # noqa: PLC0415 - only for a mistake: not on every start-up
+
     reason = f"unknown key {name!r}"
     close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
     if close:

@@ -10,11 +10,8 @@ problem as an LvsCfError with file, line, column, block, key and reason. Nothing
 
 from __future__ import annotations
 
-import difflib
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from .errors import LvsCfError, LvsCfWarning
 from .lexer import Lexed, Statement, Token, decode, lex
@@ -36,7 +33,10 @@ from .values import (
     read_mask,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
+    from typing import Any
+
     ServiceResolver = Callable[[str], "int | None"]
 
 # Piranha's quoted strings that reached nanny/fos with single quotes still in them.
@@ -51,6 +51,8 @@ class ParseResult:
 
 def system_service_port(name: str) -> int | None:
     """The TCP port of a service name from the system's services database, or None."""
+    import socket  # noqa: PLC0415 - only for a port given by name: not on every start-up
+
     try:
         return socket.getservbyname(name, "tcp")
     except (OSError, ValueError, TypeError, UnicodeError):
@@ -294,6 +296,8 @@ class _Parser:
             return reason + " ('=' must be separated by blanks: write 'key = value')"
         if key.lower() in block.fields:
             return reason + " (keys are lower-case)"
+        import difflib  # noqa: PLC0415 - only for a mistake: not on every start-up
+
         close = difflib.get_close_matches(key, list(block.fields), n=1)
         where = "global" if block.kind == "global" else block.kind
         if close:

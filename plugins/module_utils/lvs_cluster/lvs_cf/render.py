@@ -16,8 +16,6 @@ For every valid model ``m``: ``parse_lvs_cf(render_lvs_cf(m)).config == m``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .errors import LvsCfError
 from .model import (
     DeviceAddress,
@@ -29,6 +27,10 @@ from .model import (
     key_fields,
 )
 from .values import BLANKS, format_seconds, string_problem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 INDENT = "    "
 

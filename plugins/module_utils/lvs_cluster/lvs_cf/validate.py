@@ -10,7 +10,6 @@ not meant. The checks are listed in docs/lvs_cf.md.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
 
 from ..ipvs import input_rules
 from ..vocabulary import canonical_ip, ip_family
@@ -33,8 +32,9 @@ MAX_DEVICE_NAME = 15  # IFNAMSIZ - 1
 # input_rules names the IPVS model's fields; lvs.cf calls some of them otherwise.
 _KEY_OF_FIELD = {"timeout": "persistent", "netmask": "pmask"}
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.10 on the target
-    from typing import Union
+    from typing import Any, Union
 
     Block = Union[LvsConfig, VirtualService, RealServer, FailoverService]  # noqa: UP007
 
