@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import codec
@@ -29,7 +31,9 @@ from .model import Destination, DestinationKey, Service, ServiceKey
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (start-up)
 if TYPE_CHECKING:  # an alias evaluated at import would need Python 3.9 on the target
-    from typing import NoReturn
+    from typing import NoReturn, TypeVar
+
+    R = TypeVar("R")
 
     LiveTable = dict[Service, tuple[Destination, ...]]
 
@@ -247,11 +251,31 @@ def simulate(live: Mapping[Service, Iterable[Destination]], operations: Iterable
     return MemoryTable(live).apply(operations).table()
 
 
+def without_collector_passes(function: Callable[..., R]) -> Callable[..., R]:
+    """Run ``function`` with Python's cyclic garbage collector off. A large table is hundreds of
+    thousands of objects without reference cycles; while they are made, the collector walks the
+    ones already made again and again (measured: a 10,000 x 10 plan 35 % and a read 20 % faster
+    without it). The collector is switched back on if it was on, whatever happens."""
+
+    @functools.wraps(function)
+    def run(*args: object, **kwargs: object) -> R:
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if was_on:
+                gc.enable()
+    return run
+
+
+@without_collector_passes
 def read_table(kernel: nl.IpvsNetlink) -> LiveTable:
     return {service: tuple(d for d, _state in kernel.destinations(service, with_state=False))
             for service, _stats in kernel.services()}
 
 
+@without_collector_passes
 def plan(desired: Mapping[Service, Iterable[Destination]], live: Mapping[Service,
          Iterable[Destination]], scope: Scope, purge: bool = True,
          purge_destinations: bool = True) -> Plan:
@@ -458,6 +482,7 @@ class Transaction:
         raise ApplyError(failure, len(applied), [f for _op, f in undone], detail)
 
 
+@without_collector_passes
 def apply(kernel: nl.IpvsNetlink, the_plan: Plan,
           live: Mapping[Service, Iterable[Destination]] | None = None) -> None:
     """Apply a plan, the settings first, then the table; on the first refused operation undo

@@ -7,6 +7,7 @@ table and a second plan is empty."""
 from __future__ import annotations
 
 import errno
+import gc
 
 import pytest
 from fake_ipvs_kernel import FakeIpvsKernel
@@ -585,3 +586,33 @@ def test_memory_table_follows_operations_and_ignores_unknown_services():
     assert set(table.services()) == {web().key, web(443).key}
     table.apply([Operation("delete_service", web(443), before=web(443))])
     assert set(table.table()) == {web(scheduler="rr")}
+
+
+class GcWitness(tuple):
+    """A destination list that records whether the cyclic collector is on when it is read."""
+
+    seen: list[bool] = []
+
+    def __iter__(self):
+        GcWitness.seen.append(gc.isenabled())
+        return super().__iter__()
+
+
+def test_read_plan_and_apply_run_without_the_collector_and_switch_it_back_on():
+    fake, kernel = kernel_with({web(): (rs(1),)})
+    GcWitness.seen = []
+    desired = {web(): GcWitness((rs(1), rs(2)))}
+    live = read_table(kernel)
+    the_plan = plan(desired, live, Scope.everything())
+    assert GcWitness.seen and not any(GcWitness.seen)
+    assert gc.isenabled()
+    fake.fail_on(1, errno.ENOMEM)
+    with pytest.raises(ApplyError):
+        apply(kernel, the_plan, live)
+    assert gc.isenabled()
+    gc.disable()
+    try:  # off before: left off
+        plan(desired, live, Scope.everything())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
