@@ -5,38 +5,37 @@
 
 Two modes (standard library only; see bench/README.md):
 
-  reconcile.py measure --engine DIR --out FILE.json [--services 1000 --dests 4 --runs 5]
+  reconcile.py measure --engine DIR --out FILE.json [--rungs 1000x4,10000x10 --runs 3]
       Runs ON the guest, as root. DIR is a copy of the core package
       plugins/module_utils/lvs_cluster; without --engine the package ``lvs_cluster`` is
       imported from PYTHONPATH. It clears and rewrites the IPVS table.
 
   reconcile.py report FILE.json
-      Prints the table of a result; the last lines are the ratios ours/anchor.
+      Prints the tables of a result; the last lines are the ratios ours/anchor per rung and
+      the growth factors between the rungs.
 
-Rows (each repeated --runs times after --warmup untimed rounds, ours and the anchor
-interleaved; the IPVS table is reset between runs, never inside a timed path):
+Each rung is a table of SERVICES x DESTS (bench/reconcile_table.py: mixed TCP/UDP/fwmark,
+IPv4/IPv6, a few persistent). Rows (each repeated --runs times after --warmup untimed rounds,
+ours and the anchor interleaved; the IPVS table is reset between runs, never inside a timed
+path; after every timed step the kernel table is read back and must plan to 0 operations):
 
   full_apply  read the live (empty) table + plan(desired, live) + apply, from a fresh
               netlink socket, vs ``ipvsadm-restore < file`` of the same table (whole process).
   noop        read the live table + plan (no operation), vs ``ipvsadm -Sn > /dev/null``.
-  changed10   10 % of the objects changed (every 10th service gets another scheduler, every
-              10th destination another weight): read + plan + apply, vs ``ipvsadm -R`` of only
-              the changes (``-E``/``-e`` lines): ``ipvsadm-restore`` is a script that runs
-              ``ipvsadm -C`` and then ``ipvsadm -R``, so it cannot apply changes alone.
+  changed10   10 % of the objects changed (every 10th service another scheduler, every 10th
+  changed1    destination another weight; 1 %: every 100th): read + plan + apply, vs
+              ``ipvsadm -R`` of only the changes (``-E``/``-e`` lines): ``ipvsadm-restore``
+              is a script that runs ``ipvsadm -C`` and then ``ipvsadm -R``.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import dataclasses
 import hashlib
 import importlib
-import io
 import json
 import os
 import platform
-import pstats
 import resource
 import statistics
 import subprocess
@@ -44,9 +43,14 @@ import sys
 import time
 from pathlib import Path
 
-GOALS = {"full_apply": 0.1, "noop": 0.3, "changed10": 0.1}
-RATIO_NAMES = {"changed10": "changed10_vs_restore", "full_apply": "full_apply_vs_restore",
-               "noop": "noop_vs_save"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reconcile_breakdown  # noqa: E402 - beside this file, on the guest too
+import reconcile_table as tables  # noqa: E402
+
+GOALS = {"full_apply": 0.1, "noop": 0.3, "changed10": 1.0, "changed1": 1.0}
+RATIO_NAMES = {"full_apply": "full_apply_vs_restore", "noop": "noop_vs_save",
+               "changed10": "changed10_vs_restore", "changed1": "changed1_vs_restore"}
+GROWTH_GOAL = 30.0
 PACKAGE = "lvs_cluster"
 clock = time.perf_counter
 
@@ -66,73 +70,6 @@ class Engine:
         self.model = importlib.import_module(f"{name}.ipvs.model")
         self.nl = importlib.import_module(f"{name}.ipvs.netlink")
         self.rc = importlib.import_module(f"{name}.ipvs.reconcile")
-
-
-def build_desired(engine: Engine, services: int, dests: int) -> dict:
-    """services TCP VIPs 10.10.x.y:80 (wlc), each with its own dests NAT real servers :80."""
-    m = engine.model
-    table = {}
-    for i in range(services):
-        service = m.Service("inet", "tcp", f"10.10.{i // 250}.{i % 250 + 1}", 80,
-                            scheduler="wlc")
-        table[service] = tuple(
-            m.Destination(f"10.{20 + k // 62500}.{k // 250 % 250}.{k % 250 + 1}", 80,
-                          forwarding="nat", weight=1)
-            for k in range(i * dests, (i + 1) * dests))
-    return table
-
-
-def changed_table(engine: Engine, desired: dict) -> tuple[dict, int, int]:
-    """Every 10th service scheduler wlc -> rr; every 10th destination (counted over the whole
-    table, offset 5 so none is under a changed service when dests = 4) weight 1 -> 2."""
-    replace = dataclasses.replace
-    out = {}
-    services = destinations = 0
-    k = 0
-    for i, (service, dests) in enumerate(desired.items()):
-        if i % 10 == 0:
-            service = replace(service, scheduler="rr")
-            services += 1
-        new = []
-        for dest in dests:
-            if k % 10 == 5:
-                dest = replace(dest, weight=dest.weight + 1)
-                destinations += 1
-            new.append(dest)
-            k += 1
-        out[service] = tuple(new)
-    return out, services, destinations
-
-
-FORWARDING_OPTION = {"nat": "-m", "direct": "-g", "tunnel": "-i"}
-
-
-def _svc(service) -> str:
-    return f"-t {service.address}:{service.port}"
-
-
-def restore_lines(table: dict) -> list[str]:
-    """The table as ipvsadm-restore input (only what build_desired produces)."""
-    lines = []
-    for service, dests in table.items():
-        lines.append(f"-A {_svc(service)} -s {service.scheduler}")
-        lines += [f"-a {_svc(service)} -r {d.address}:{d.port} "
-                  f"{FORWARDING_OPTION[d.forwarding]} -w {d.weight}" for d in dests]
-    return lines
-
-
-def change_lines(before: dict, after: dict) -> list[str]:
-    """ipvsadm-restore edits (-E / -e) that turn ``before`` into ``after`` (same keys)."""
-    old = {s.key: (s, d) for s, d in before.items()}
-    lines = []
-    for service, dests in after.items():
-        old_service, old_dests = old[service.key]
-        if old_service != service:
-            lines.append(f"-E {_svc(service)} -s {service.scheduler}")
-        lines += [f"-e {_svc(service)} -r {d.address}:{d.port} "
-                  f"{FORWARDING_OPTION[d.forwarding]} -w {d.weight}"
-                  for d, o in zip(dests, old_dests, strict=True) if d != o]
-    return lines
 
 
 # --- timing helpers -----------------------------------------------------------------------------
@@ -165,52 +102,55 @@ def log(message: str) -> None:
 
 # --- the benchmark ------------------------------------------------------------------------------
 
-def _replies_recv_into(nl):
-    """IpvsNetlink._replies receiving into one preallocated 64 KiB buffer (what-if only)."""
-    buffer = bytearray(1 << 16)  # the kernel caps a dump datagram at 32 KiB
-    view = memoryview(buffer)
-    header = nl._NLMSGHDR
+class Rung:
+    """One table size: its tables, restore files and rows."""
 
-    def _replies(self):
-        size = self.sock.recv_into(buffer)
-        data = memoryview(bytes(view[:size]))
-        offset = 0
-        while offset + header.size <= size:
-            length, kind, flags, seq, _pid = header.unpack_from(data, offset)
-            if length < header.size:
-                break
-            yield kind, flags, seq, data[offset + header.size:offset + length]
-            offset += (length + 3) & ~3
-    return _replies
-
-
-class Bench:
-    def __init__(self, engine: Engine, args: argparse.Namespace) -> None:
+    def __init__(self, engine: Engine, args: argparse.Namespace, services: int,
+                 dests: int) -> None:
         self.e = engine
         self.args = args
-        self.work = Path(args.workdir)
+        self.name = f"{services}x{dests}"
+        self.work = Path(args.workdir) / self.name
         self.work.mkdir(parents=True, exist_ok=True)
         started = clock()
-        self.desired = build_desired(engine, args.services, args.dests)
+        self.desired = tables.build_desired(engine.model, services, dests)
         self.desired_build = clock() - started
-        self.changed, self.n_svc_changed, self.n_dst_changed = changed_table(engine,
-                                                                             self.desired)
+        self.n_objects = tables.count_objects(self.desired)
         self.base_file = self.work / "table.restore"
-        self.base_file.write_text("\n".join(restore_lines(self.desired)) + "\n")
-        self.change_file = self.work / "changes.restore"
-        changes = change_lines(self.desired, self.changed)
-        self.change_file.write_text("\n".join(changes) + "\n")
-        self.n_objects = len(self.desired) + sum(len(d) for d in self.desired.values())
-        self.n_change_lines = len(changes)
+        self.base_file.write_text("\n".join(tables.restore_lines(self.desired)) + "\n")
+        self.changes = {}
+        for row, every in (("changed10", 10), ("changed1", 100)):
+            table, n_services, n_dests = tables.changed_table(self.desired, every)
+            lines = tables.change_lines(self.desired, table)
+            path = self.work / f"{row}.restore"
+            path.write_text("\n".join(lines) + "\n")
+            self.changes[row] = {"table": table, "services": n_services, "dests": n_dests,
+                                 "file": path, "lines": len(lines)}
         self.scope = engine.rc.Scope.everything()
 
     # table state (never timed)
     def clear(self) -> None:
+        """An empty IPVS as after boot: the module unloaded and loaded again. ``ipvsadm -C``
+        alone is not that: the kernel keeps deleted destinations in a trash list for minutes
+        and scans the whole list for every destination added (``ip_vs_trash_get_dest``), so
+        adding 100,000 destinations after deleting 100,000 took 180 s instead of 12 s, on
+        both sides."""
         run_process(["ipvsadm", "-C"])
+        loaded = [line.split()[0] for line in Path("/proc/modules").read_text().splitlines()
+                  if line.startswith("ip_vs")]
+        schedulers = [name for name in loaded if name != "ip_vs"]
+        if "ip_vs" in loaded:
+            run_process(["rmmod", *schedulers, "ip_vs"])
+        # the schedulers too: a first service would load its own from the kernel, in a row
+        run_process(["modprobe", "-a", "ip_vs", "ip_vs_wlc", "ip_vs_rr"])
 
     def load_base(self) -> None:
+        """The base table, by the engine (untimed set-up: at 110,000 objects ipvsadm-restore
+        takes minutes under UML); every row checks the table it leaves anyway."""
         self.clear()
-        run_process(["ipvsadm-restore"], stdin=self.base_file)
+        rc = self.e.rc
+        with self.e.nl.IpvsNetlink() as kernel:
+            rc.apply(kernel, rc.plan(self.desired, {}, self.scope), {})
 
     def verify(self, expected: dict, what: str) -> None:
         rc = self.e.rc
@@ -255,9 +195,10 @@ class Bench:
             check_anchor()
             timed = run >= self.args.warmup
             label = f"run {run - self.args.warmup + 1}" if timed else f"warm-up {run + 1}"
-            log(f"{name} {label}: ours {split['total']:.3f} s (read {split['read']:.3f}, plan "
-                f"{split['plan']:.3f}, apply {split['apply']:.3f}; "
-                f"{split['read_minor_faults']} page faults in read), anchor {anchor_time:.3f} s")
+            log(f"{self.name} {name} {label}: ours {split['total']:.3f} s (read "
+                f"{split['read']:.3f}, plan {split['plan']:.3f}, apply {split['apply']:.3f}; "
+                f"{split['read_minor_faults']} page faults in read), anchor "
+                f"{anchor_time:.3f} s")
             if timed:
                 for key, value in split.items():
                     samples.setdefault(key, []).append(value)
@@ -276,8 +217,7 @@ class Bench:
             lambda: self.verify(self.desired, "full_apply ours"),
             self.clear, lambda: run_process(["ipvsadm-restore"], stdin=self.base_file),
             lambda: self.verify(self.desired, "full_apply ipvsadm-restore"))
-        out["ours"]["what"] = (f"read + plan + apply, {self.n_objects} operations "
-                               f"({len(self.desired)} services x {self.args.dests} dests)")
+        out["ours"]["what"] = f"read + plan + apply, {self.n_objects} operations"
         out["anchor"]["what"] = f"ipvsadm-restore < file ({self.n_objects} lines)"
         return out
 
@@ -291,290 +231,85 @@ class Bench:
         out["anchor"]["what"] = "ipvsadm -Sn > /dev/null"
         return out
 
-    def changed10(self) -> dict:
-        ops = self.n_svc_changed + self.n_dst_changed
+    def changed(self, name: str) -> dict:
+        change = self.changes[name]
+        ops = change["services"] + change["dests"]
         out = self.row(
-            "changed10",
-            self.load_base, lambda: self.ours(self.changed, ops),
-            lambda: self.verify(self.changed, "changed10 ours"),
-            # ipvsadm-restore clears the table first (ipvsadm -C, then ipvsadm -R): the
-            # changes alone go through ipvsadm -R, which is what restore runs after the clear.
-            self.load_base, lambda: run_process(["ipvsadm", "-R"], stdin=self.change_file),
-            lambda: self.verify(self.changed, "changed10 ipvsadm -R"))
-        out["ours"]["what"] = (f"read + plan + apply, {ops} edits ({self.n_svc_changed} "
-                               f"schedulers, {self.n_dst_changed} weights) of "
+            name,
+            self.load_base, lambda: self.ours(change["table"], ops),
+            lambda: self.verify(change["table"], f"{name} ours"),
+            self.load_base, lambda: run_process(["ipvsadm", "-R"], stdin=change["file"]),
+            lambda: self.verify(change["table"], f"{name} ipvsadm -R"))
+        out["ours"]["what"] = (f"read + plan + apply, {ops} edits ({change['services']} "
+                               f"schedulers, {change['dests']} weights) of "
                                f"{self.n_objects} objects")
-        out["anchor"]["what"] = (f"ipvsadm -R < changes ({self.n_change_lines} -E/-e lines; "
-                                 "ipvsadm-restore would clear the table first)")
+        out["anchor"]["what"] = f"ipvsadm -R < changes ({change['lines']} -E/-e lines)"
         return out
 
-    # informational
-    def startup(self) -> dict:
-        parent = str(Path(self.e.nl.__file__).resolve().parents[2])
-        code = (f"import sys; sys.path.insert(0, {parent!r}); "
-                f"import {self.e.package}.ipvs.reconcile")
-        bare = [run_process([sys.executable, "-c", "pass"]) for _ in range(self.args.runs)]
-        engine = [run_process([sys.executable, "-c", code]) for _ in range(self.args.runs)]
-        return {"python_bare": summary(bare), "python_import_engine": summary(engine)}
-
-    def noop_breakdown(self) -> dict:
-        """Where a no-op read goes: syscalls, netlink framing, decode, model, plan."""
+    def measure(self) -> dict:
+        log(f"{self.name}: {self.n_objects} objects; desired table built in "
+            f"{self.desired_build:.3f} s")
+        rows = {"full_apply": self.full_apply(), "noop": self.noop(),
+                "changed10": self.changed("changed10"), "changed1": self.changed("changed1")}
+        out: dict = {"objects": self.n_objects, "desired_build": self.desired_build,
+                     "rows": rows}
         self.load_base()
-        samples: dict[str, list[float]] = {}
-        counts: dict[str, int] = {}
-        for _ in range(self.args.runs):
-            for key, value in self._breakdown_once(counts).items():
-                samples.setdefault(key, []).append(value)
-        out = {key: summary(values) for key, values in samples.items()}
-        out["counts"] = counts
+        try:  # engine internals: never lose the rows for it
+            out["noop_breakdown"] = reconcile_breakdown.breakdown(
+                self.e, self.desired, self.scope, self.args.runs, summary)
+            out["profile"] = reconcile_breakdown.profile_noop(self.e, self.desired, self.scope)
+        except Exception as exc:  # noqa: BLE001
+            out["noop_breakdown"] = {"error": repr(exc)}
+        self.clear()
         return out
 
-    def _breakdown_once(self, counts: dict[str, int]) -> dict[str, float]:
-        nl, m, rc = self.e.nl, self.e.model, self.e.rc
-        out: dict[str, float] = {}
-        t = clock()
-        kernel = nl.IpvsNetlink()
-        out["open_socket_resolve_family"] = clock() - t
 
-        # 1. the reads as the engine does them: read_table, then plan
-        t = clock()
-        live = rc.read_table(kernel)
-        out["read_table"] = clock() - t
-        t = clock()
-        rc.plan(self.desired, live, self.scope)
-        out["plan_noop"] = clock() - t
-
-        # 2. system calls only: the same dumps, datagrams kept raw
-        identities = [nl.nested(nl.CMD_ATTR_SERVICE, nl.service_identity(s)) for s in live]
-        sock = kernel.sock
-        calls = {"send": 0, "recv": 0}
-
-        buffer = bytearray(1 << 16)  # the kernel caps dump datagrams at 32 KiB
-        buffer_view = memoryview(buffer)
-
-        def receive(bufsize: int) -> bytes:
-            if bufsize:
-                return sock.recv(bufsize)
-            size = sock.recv_into(buffer)
-            return bytes(buffer_view[:size])
-
-        def raw_dump(command: int, payload: bytes = b"", bufsize: int = 1 << 20) -> list[bytes]:
-            seq, message = kernel._message(kernel.family, command,
-                                           nl.NLM_F_REQUEST | nl.NLM_F_DUMP, payload)
-            sock.send(message)
-            calls["send"] += 1
-            datagrams = []
-            while True:
-                data = receive(bufsize)
-                calls["recv"] += 1
-                datagrams.append(data)
-                # a dump ends with NLMSG_DONE (or an error) in some datagram: find it
-                offset = 0
-                while offset + 16 <= len(data):
-                    length, kind = nl._NLMSGHDR.unpack_from(data, offset)[:2]
-                    if kind in (nl.NLMSG_DONE, nl.NLMSG_ERROR):
-                        return datagrams
-                    offset += (length + 3) & ~3
-
-        t = clock()
-        svc_raw = raw_dump(nl.CMD_GET_SERVICE)
-        dest_raw = [raw_dump(nl.CMD_GET_DEST, payload) for payload in identities]
-        out["syscalls_dumps"] = clock() - t
-        counts.update(calls)
-        # 2a. the same with smaller receive buffers: recv(1 MiB) makes Python allocate (mmap)
-        # and shrink a 1 MiB bytes object on every call, which costs page faults under UML
-        for label, bufsize in (("syscalls_dumps_recv_64k", 1 << 16),
-                               ("syscalls_dumps_recv_into_prealloc", 0)):
-            t = clock()
-            raw_dump(nl.CMD_GET_SERVICE, bufsize=bufsize)
-            for payload in identities:
-                raw_dump(nl.CMD_GET_DEST, payload, bufsize=bufsize)
-            out[label] = clock() - t
-        counts["datagrams_bytes"] = sum(len(d) for d in svc_raw) + sum(
-            len(d) for group in dest_raw for d in group)
-
-        # 3. netlink framing + parse_attrs (top level and nested), as dump() + services() do
-        def frame(datagrams: list[bytes], inner: int) -> list[dict[int, bytes]]:
-            found = []
-            for data in datagrams:
-                view = memoryview(data)
-                offset = 0
-                while offset + 16 <= len(view):
-                    length, kind = nl._NLMSGHDR.unpack_from(view, offset)[:2]
-                    if kind not in (nl.NLMSG_DONE, nl.NLMSG_ERROR):
-                        top = nl.parse_attrs(view[offset + 16 + nl._GENLHDR.size:
-                                                  offset + length])
-                        if inner in top:
-                            found.append(nl.parse_attrs(top[inner]))
-                    offset += (length + 3) & ~3
-            return found
-
-        t = clock()
-        svc_attrs = frame(svc_raw, nl.CMD_ATTR_SERVICE)
-        dest_attrs = [frame(group, nl.CMD_ATTR_DEST) for group in dest_raw]
-        out["framing_parse_attrs"] = clock() - t
-        counts["services"] = len(svc_attrs)
-        counts["destinations"] = sum(len(group) for group in dest_attrs)
-
-        # 4. decode (engine's decode_*: values, Stats, model objects with validation)
-        t = clock()
-        services = [nl.decode_service(a)[0] for a in svc_attrs]
-        dests = [[nl.decode_destination(a, 2)[0] for a in group] for group in dest_attrs]
-        out["decode_total"] = clock() - t
-        # 4a. of which: Stats decode (read_table throws these away)
-        t = clock()
-        for a in svc_attrs:
-            nl._stats(a.get(nl.SVC_STATS64), True)
-        for group in dest_attrs:
-            for a in group:
-                nl._stats(a.get(nl.DEST_STATS64), True)
-                nl.DestinationState(
-                    active_conns=nl._u(a.get(nl.DEST_ACTIVE_CONNS, b"\0\0\0\0")),
-                    inactive_conns=nl._u(a.get(nl.DEST_INACT_CONNS, b"\0\0\0\0")),
-                    persistent_conns=nl._u(a.get(nl.DEST_PERSIST_CONNS, b"\0\0\0\0")))
-        out["decode_of_which_stats_and_state"] = clock() - t
-        # 4b. of which: model construction (dataclass + __post_init__ validation)
-        svc_kw = [dict(vars(s)) for s in services]
-        dst_kw = [dict(vars(d)) for group in dests for d in group]
-        t = clock()
-        for kw in svc_kw:
-            m.Service(**kw)
-        for kw in dst_kw:
-            m.Destination(**kw)
-        out["decode_of_which_model_construction"] = clock() - t
-        # 4c. of which (inside 4b): address parsing with ipaddress
-        t = clock()
-        for s in services:
-            m._canonical_address(s.address, "inet", "x")
-        for group in dests:
-            for d in group:
-                m._canonical_address(d.address, m._family_of(d.address), "x")
-        out["model_of_which_ipaddress"] = clock() - t
-        # 5. the identity payloads read_table builds for each destination dump
-        t = clock()
-        for s in live:
-            nl.nested(nl.CMD_ATTR_SERVICE, nl.service_identity(s))
-        out["dest_dump_requests_build"] = clock() - t
-        # 6. what-if: the engine's read_table with _replies() receiving into one preallocated
-        # buffer instead of recv(1 MiB) (patched here for the measurement only)
-        original = nl.IpvsNetlink._replies
-        nl.IpvsNetlink._replies = _replies_recv_into(nl)
-        try:
-            faults = minor_faults()
-            t = clock()
-            patched = rc.read_table(kernel)
-            out["whatif_read_table_recv_into"] = clock() - t
-            counts["whatif_read_table_recv_into_minor_faults"] = minor_faults() - faults
-        finally:
-            nl.IpvsNetlink._replies = original
-        if patched != live:
-            raise RuntimeError("the recv_into what-if read a different table")
-        faults = minor_faults()
-        t = clock()
-        rc.read_table(kernel)
-        out["read_table_again"] = clock() - t
-        counts["read_table_minor_faults"] = minor_faults() - faults
-        # 7. reference: the kernel's text view of the same table, one file
-        t = clock()
-        with open("/proc/net/ip_vs", "rb") as proc:
-            counts["proc_net_ip_vs_bytes"] = len(proc.read())
-        out["proc_net_ip_vs_read"] = clock() - t
-        kernel.close()
-        return out
-
-    def apply_breakdown(self) -> dict:
-        """A full apply from empty, split into building the requests and pipelining them."""
-        nl, rc = self.e.nl, self.e.rc
-        samples: dict[str, list[float]] = {}
-        for _ in range(self.args.runs):
-            self.clear()
-            with nl.IpvsNetlink() as kernel:
-                operations = rc.plan(self.desired, {}, self.scope).operations
-                t = clock()
-                requests = [op.request() for op in operations]
-                built = clock() - t
-                t = clock()
-                sent, failures = kernel.pipeline(requests)
-                piped = clock() - t
-            if failures or sent != len(operations):
-                raise RuntimeError(f"pipeline: {sent} sent, failures {failures[:3]}")
-            samples.setdefault("build_requests", []).append(built)
-            samples.setdefault("pipeline_send", []).append(piped)
-        self.verify(self.desired, "apply breakdown")
-        return {key: summary(values) for key, values in samples.items()}
-
-    def profile(self) -> str:
-        """cProfile of a no-op read + plan, and of a full apply from empty."""
-        rc = self.e.rc
-        text = io.StringIO()
-        text.write("NOTE: under UML each clock read is a system call (no vDSO, ~25 us), and\n"
-                   "cProfile reads the clock twice per call: its times are inflated about\n"
-                   "100x and follow call counts. Trust ncalls; take times from the breakdown.\n")
-        for title, setup, desired in (
-                ("no-op: read_table + plan (table loaded)", self.load_base, self.desired),
-                ("full apply from empty: read_table + plan + apply", self.clear,
-                 self.desired)):
-            setup()
-            kernel = self.e.nl.IpvsNetlink()
-            profiler = cProfile.Profile()
-            profiler.enable()
-            live = rc.read_table(kernel)
-            rc.apply(kernel, rc.plan(desired, live, self.scope), live)
-            profiler.disable()
-            kernel.close()
-            text.write(f"==== cProfile, {title}\n")
-            stats = pstats.Stats(profiler, stream=text)
-            stats.sort_stats("tottime").print_stats(25)
-            stats.sort_stats("cumulative").print_stats(25)
-        return text.getvalue()
+def startup(engine: Engine, runs: int) -> dict:
+    parent = str(Path(engine.nl.__file__).resolve().parents[2])
+    code = f"import sys; sys.path.insert(0, {parent!r}); import {engine.package}.ipvs.reconcile"
+    bare = [run_process([sys.executable, "-c", "pass"]) for _ in range(runs)]
+    imported = [run_process([sys.executable, "-c", code]) for _ in range(runs)]
+    return {"python_bare": summary(bare), "python_import_engine": summary(imported),
+            "engine_import": statistics.median(imported) - statistics.median(bare)}
 
 
 def guest_meta(args: argparse.Namespace, engine: Engine) -> dict:
     version = subprocess.run(["ipvsadm", "--version"], capture_output=True, text=True)
-    engine_dir = Path(engine.nl.__file__).resolve().parent
-    digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    engine_dir = Path(engine.nl.__file__).resolve().parent.parent
+    digests = {str(path.relative_to(engine_dir)): hashlib.sha256(path.read_bytes()).hexdigest()[:16]
                for path in sorted(engine_dir.rglob("*.py"))}
+    with open("/proc/meminfo") as meminfo:
+        memory = meminfo.readline().split()[1]
     return {
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "kernel": platform.release(), "python": platform.python_version(),
         "ipvsadm": (version.stdout or version.stderr).strip(),
-        "cpus": os.cpu_count(), "loadavg_before": os.getloadavg(),
+        "cpus": os.cpu_count(), "mem_total_kib": int(memory),
+        "loadavg_before": os.getloadavg(),
         "host_loadavg_before": os.environ.get("BENCH_HOST_LOADAVG"),
-        "engine": str(engine_dir),
-        "engine_commit": os.environ.get("BENCH_ENGINE_COMMIT"),
-        "engine_sha256_16": digests,
-        "services": args.services, "dests_per_service": args.dests,
-        "runs": args.runs, "warmup": args.warmup,
+        "engine": str(engine_dir), "engine_commit": os.environ.get("BENCH_ENGINE_COMMIT"),
+        "engine_sha256_16": digests, "rungs": args.rungs, "runs": args.runs,
+        "warmup": args.warmup,
     }
+
+
+def parse_rungs(text: str) -> list[tuple[int, int]]:
+    rungs = []
+    for part in text.split(","):
+        services, _, dests = part.strip().partition("x")
+        rungs.append((int(services), int(dests)))
+    return rungs
 
 
 def measure(args: argparse.Namespace) -> int:
     engine = Engine(args.engine)
     run_process(["modprobe", "ip_vs"])
-    bench = Bench(engine, args)
-    result: dict = {"meta": guest_meta(args, engine)}
-    result["meta"]["changes"] = {
-        "services_scheduler_changed": bench.n_svc_changed,
-        "destinations_weight_changed": bench.n_dst_changed,
-        "objects": bench.n_objects,
-        "fraction": (bench.n_svc_changed + bench.n_dst_changed) / bench.n_objects}
-    log(f"{bench.n_objects} objects; desired table built in {bench.desired_build:.3f} s")
-    result["rows"] = {"full_apply": bench.full_apply(), "noop": bench.noop(),
-                      "changed10": bench.changed10()}
-    result["info"] = {"desired_build": bench.desired_build, **bench.startup()}
-    try:
-        result["noop_breakdown"] = bench.noop_breakdown()
-    except Exception as exc:  # uses engine internals: never lose the rows for it
-        result["noop_breakdown"] = {"error": repr(exc)}
-    try:
-        result["apply_breakdown"] = bench.apply_breakdown()
-    except Exception as exc:
-        result["apply_breakdown"] = {"error": repr(exc)}
-    try:
-        result["profile"] = bench.profile()
-    except Exception as exc:
-        result["profile"] = f"error: {exc!r}"
-    bench.clear()
+    result: dict = {"meta": guest_meta(args, engine), "rungs": {}}
+    for services, dests in parse_rungs(args.rungs):
+        rung = Rung(engine, args, services, dests)
+        result["rungs"][rung.name] = rung.measure()
+        del rung
+    result["info"] = startup(engine, args.runs)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     log(f"wrote {args.out}")
     return 0
@@ -582,48 +317,70 @@ def measure(args: argparse.Namespace) -> int:
 
 # --- report -------------------------------------------------------------------------------------
 
+def _rungs(result: dict) -> dict:
+    """Rungs by name; a result of the one-rung format (before 2026-12) as its only rung."""
+    if "rungs" in result:
+        return result["rungs"]
+    meta = result["meta"]
+    return {f"{meta['services']}x{meta['dests_per_service']}": result}
+
+
+def _print_rung(name: str, rung: dict) -> None:
+    print(f"{name} ({rung.get('objects', '?')} objects)")
+    print(f"  {'row':<11} {'ours median (min)':>19} {'anchor median (min)':>21} "
+          f"{'ratio':>6} {'(min)':>7} {'goal':>5}  met  read / plan / apply (median)")
+    for row_name, row in rung["rows"].items():
+        ours, anchor = row["ours"], row["anchor"]
+        met = "yes" if row["ratio"] <= row["goal"] else "no"
+        print(f"  {row_name:<11} {ours['total']['median']:8.3f} ({ours['total']['min']:.3f}) s "
+              f"{anchor['median']:10.3f} ({anchor['min']:.3f}) s {row['ratio']:6.3f} "
+              f"({row['ratio_min']:.3f}) {row['goal']:5.2f}  {met:<3}  "
+              f"{ours['read']['median']:.3f} / {ours['plan']['median']:.3f} / "
+              f"{ours['apply']['median']:.3f}")
+    for row_name, row in rung["rows"].items():
+        print(f"    {row_name}: ours = {row['ours']['what']}; anchor = {row['anchor']['what']}")
+    breakdown = dict(rung.get("noop_breakdown", {}))
+    if "error" in breakdown:
+        print(f"    no-op breakdown failed: {breakdown['error']}")
+    elif breakdown:
+        counts = breakdown.pop("counts", {})
+        print("    no-op breakdown (median s): " + ", ".join(
+            f"{key} {value['median']:.3f}" for key, value in breakdown.items()))
+        print("      " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+
+
 def report(path: str) -> int:
     result = json.loads(Path(path).read_text())
     meta = result["meta"]
+    rungs = _rungs(result)
     print(f"IPVS reconcile benchmark, {meta['utc']}: kernel {meta['kernel']}, python "
-          f"{meta['python']}, {meta['ipvsadm']}, {meta['services']} services x "
-          f"{meta['dests_per_service']} dests, {meta['runs']} runs (+{meta['warmup']} warm-up)")
-    print(f"{'row':<11} {'ours median (min)':>19} {'anchor median (min)':>21} "
-          f"{'ratio':>6} {'(min)':>7} {'goal':>5}  met  read / plan / apply (median), "
-          "page faults in read")
-    for name, row in result["rows"].items():
-        ours, anchor = row["ours"], row["anchor"]
-        met = "yes" if row["ratio"] <= row["goal"] else "no"
-        print(f"{name:<11} {ours['total']['median']:8.3f} ({ours['total']['min']:.3f}) s "
-              f"{anchor['median']:10.3f} ({anchor['min']:.3f}) s {row['ratio']:6.3f} "
-              f"({row['ratio_min']:.3f}) "
-              f"{row['goal']:5.2f}  {met:<3}  {ours['read']['median']:.3f} / "
-              f"{ours['plan']['median']:.3f} / {ours['apply']['median']:.3f}, "
-              f"{ours.get('read_minor_faults', {}).get('median', '-')}")
-    for name, row in result["rows"].items():
-        print(f"  {name}: ours = {row['ours']['what']}; anchor = {row['anchor']['what']}")
+          f"{meta['python']}, {meta['ipvsadm']}, engine {meta.get('engine_commit')}, "
+          f"{meta['runs']} runs (+{meta['warmup']} warm-up), guest load "
+          f"{meta['loadavg_before']}, host load {meta.get('host_loadavg_before')}")
+    for name, rung in rungs.items():
+        _print_rung(name, rung)
     info = result.get("info", {})
-    if info:
-        print(f"  not timed in the rows: building the desired model "
-              f"{info['desired_build']:.3f} s; python3 start "
-              f"{info['python_bare']['median']:.3f} s, + engine import "
+    if "python_bare" in info:
+        print(f"python3 start {info['python_bare']['median']:.3f} s, with the engine's import "
               f"{info['python_import_engine']['median']:.3f} s")
-    for title, key in (("no-op read breakdown", "noop_breakdown"),
-                       ("full apply breakdown", "apply_breakdown")):
-        breakdown = dict(result.get(key, {}))
-        if "error" in breakdown:
-            print(f"  {title} failed: {breakdown['error']}")
-            continue
-        counts = breakdown.pop("counts", {})
-        if breakdown:
-            print(f"  {title} (median s):")
-        for name, value in breakdown.items():
-            print(f"    {name:<38} {value['median']:7.3f}  (min {value['min']:.3f})")
-        if counts:
-            print("    " + ", ".join(f"{name} {value}" for name, value in counts.items()))
-    rows = result["rows"]
-    for name in ("changed10", "full_apply", "noop"):
-        print(f"{RATIO_NAMES[name]}: {rows[name]['ratio']:.3f}")
+    for name, rung in rungs.items():
+        for row_name, row in rung["rows"].items():
+            print(f"{name} {RATIO_NAMES[row_name]}: {row['ratio']:.3f}")
+    if len(rungs) > 1:
+        names = list(rungs)
+        small, large = rungs[names[0]], rungs[names[-1]]
+        objects = large.get("objects", 0) / max(small.get("objects", 1), 1)
+        for row_name, label in (("full_apply", "growth_full"), ("noop", "growth_noop"),
+                                ("changed10", "growth_changed10"),
+                                ("changed1", "growth_changed1")):
+            if row_name not in small["rows"] or row_name not in large["rows"]:
+                continue
+            ours = (large["rows"][row_name]["ours"]["total"]["median"]
+                    / small["rows"][row_name]["ours"]["total"]["median"])
+            anchor = (large["rows"][row_name]["anchor"]["median"]
+                      / small["rows"][row_name]["anchor"]["median"])
+            print(f"{label}: {ours:.1f} (anchor {anchor:.1f}; {names[-1]}/{names[0]}, "
+                  f"{objects:.0f}x the objects; goal <= {GROWTH_GOAL:.0f})")
     return 0
 
 
@@ -635,9 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                            f"(default: import {PACKAGE} from PYTHONPATH)")
     p_measure.add_argument("--out", required=True, help="JSON result file")
     p_measure.add_argument("--workdir", default="/tmp/lvsbench-work")
-    p_measure.add_argument("--services", type=int, default=1000)
-    p_measure.add_argument("--dests", type=int, default=4)
-    p_measure.add_argument("--runs", type=int, default=5)
+    p_measure.add_argument("--rungs", default="1000x4,10000x10",
+                           help="SERVICESxDESTS,... (default %(default)s)")
+    p_measure.add_argument("--runs", type=int, default=3)
     p_measure.add_argument("--warmup", type=int, default=1)
     p_report = sub.add_parser("report", help="print a result")
     p_report.add_argument("file")

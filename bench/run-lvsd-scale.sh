@@ -31,16 +31,8 @@ lab_down() {
     return 1
   }
 }
-# UML maps each page of a guest process separately on the host: an lvsd of ~250 MiB reaches the
-# host's default vm.max_map_count (65530) and the guest dies ("UML ran out of memory on the host
-# side"). Raised for the run, restored on exit.
-map_count_before=$(cat /proc/sys/vm/max_map_count)
-map_count_needed=1048576
-restore_map_count() {
-  if [ "$map_count_before" -lt "$map_count_needed" ]; then
-    sysctl -q -w vm.max_map_count="$map_count_before" || true
-  fi
-}
+# shellcheck source=bench/uml-memory.sh
+source bench/uml-memory.sh
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM HUP
@@ -57,10 +49,7 @@ on_guest() {
   ssh -F "$ssh_config" -o ServerAliveInterval=30 "$guest" "$@"
 }
 
-if [ "$map_count_before" -lt "$map_count_needed" ]; then
-  echo "run-lvsd-scale: vm.max_map_count $map_count_before -> $map_count_needed for the run"
-  sysctl -q -w vm.max_map_count="$map_count_needed"
-fi
+raise_map_count
 "$labctl" up
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- plugins/module_utils files/lib 2>/dev/null; then
