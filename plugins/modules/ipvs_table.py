@@ -332,12 +332,16 @@ attributes:
     support: full
     details:
       - The diff shows the table within the scope (and the managed timeouts and sync daemons)
-        before and after, as C(ipvsadm-save) rules, one line per service or destination.
+        before and after, as C(ipvsadm-save) rules, one line per service or destination; when
+        nothing differs it is empty.
   platform:
     platforms: linux
 notes:
   - The drift playbook of the collection runs this module in check mode with diff to report
     every difference, and without check mode to restore the declared state.
+  - With more than 100 services declared, the result's C(invocation) names how many services
+    and destinations were given instead of echoing them (Ansible echoes a module's arguments
+    in its result; at 10,000 services that was 21 MB sent back for every run).
 seealso:
   - module: lvs.cluster.ipvs_service
   - module: lvs.cluster.ipvs_real_server
@@ -512,6 +516,9 @@ def main():
         ipvs_module.fail(module, err)
 
     result = dict(changed=False)
+    echoed = invocation(params, desired)
+    if echoed is not None:  # else Ansible echoes every argument itself
+        result["invocation"] = echoed
     with ipvs_module.kernel(module) as kernel:
         try:
             live = rc.read_table(kernel)
@@ -527,7 +534,9 @@ def main():
         # reported table first, then settings; applied settings first (see apply)
         result["operations"] = [results.operation_result(op) for op in table + settings]
         result["changed"] = bool(result["operations"])
-        if module._diff:
+        if module._diff and not result["changed"]:
+            result["diff"] = dict(before="", after="")
+        elif module._diff:
             desired_keys = {s.key for s in desired}
             owned = {s: d for s, d in live.items() if scope.owns(s) or s.key in desired_keys}
             result["diff"] = dict(
@@ -541,11 +550,25 @@ def main():
 
         if result["changed"] and not module.check_mode:
             result.update(apply(module, kernel, live, table, settings, drain_timeout,
-                                result["operations"]))
+                                result["operations"], echoed))
     module.exit_json(**result)
 
 
-def apply(module, kernel, live, table, settings, drain_timeout, report):
+ECHO_LIMIT = 100  # services: above this, the result's invocation summarises them
+
+
+def invocation(params, desired):
+    """For a large table, what the result echoes of the arguments: a count of its services and
+    destinations in place of ``services``; None for a small one (Ansible echoes them all)."""
+    if len(params["services"]) <= ECHO_LIMIT:
+        return None
+    summary = dict(params)
+    summary["services"] = (f"{len(desired)} services, "
+                           f"{sum(len(d) for d in desired.values())} destinations (not echoed)")
+    return {"module_args": summary}
+
+
+def apply(module, kernel, live, table, settings, drain_timeout, report, echoed):
     """One transaction: the settings, the drains, then the table; any refusal undoes it all."""
     out = {}
     targets = {}
@@ -563,7 +586,9 @@ def apply(module, kernel, live, table, settings, drain_timeout, report):
         except nl.IpvsNetlinkError as err:  # a read while draining
             transaction.abort(err)
     except rc.ApplyError as err:
-        module.fail_json(msg=str(err), operations=report, errno=ipvs_module.errno_name(err))
+        extra = {} if echoed is None else {"invocation": echoed}
+        module.fail_json(msg=str(err), operations=report, errno=ipvs_module.errno_name(err),
+                         **extra)
     return out
 
 

@@ -462,3 +462,22 @@ def test_the_limits_are_applied_as_given(run, monkeypatch):
                                   "-A -t [2001:db8::10]:80 -s wlc -p 1 -M 1"]
     assert fake_kernel.tcp_timeout == 2147483 * 1000
     assert run(services=services, timeouts={"tcp": 2147483})["changed"] is False
+
+
+def test_a_no_op_diff_is_empty(run, declared):
+    result = run(services=DECLARED, _ansible_diff=True, _ansible_check_mode=True)
+    assert result["changed"] is False
+    assert (result["diff"]["before"], result["diff"]["after"]) == ("", "")
+
+
+def test_a_large_table_is_counted_not_echoed_in_the_invocation(run, fake):
+    small = run(services=DECLARED, _ansible_check_mode=True)
+    assert "invocation" not in small  # Ansible echoes every argument itself
+    many = [{"address": "192.0.2.10", "port": 1000 + n,
+             "destinations": [{"address": "10.0.0.1"}, {"address": "10.0.0.2"}]}
+            for n in range(ipvs_table.ECHO_LIMIT + 1)]
+    large = run(services=many, _ansible_check_mode=True)
+    echoed = large["invocation"]["module_args"]
+    assert echoed["services"] == "101 services, 202 destinations (not echoed)"
+    assert echoed["purge"] is True
+    assert len(large["operations"]) == 303
