@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status soak bench-reconcile bench-failover bench-checks bench-scaleout clean monitoring
+	lab-status soak bench-reconcile bench-module bench-scale bench-failover bench-checks bench-scaleout clean monitoring
 
 help:
 	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
@@ -20,6 +20,8 @@ help:
 	@echo "make lint | unit | sanity | build | monitoring | lab-test | molecule   one stage of make test"
 	@echo "make soak      20 crash/boot cycles of the pair on the lab (not in make test; SOAK_ARGS)"
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
+	@echo "make bench-module      ipvs_table with 10,000 services: whole Ansible tasks vs the engine"
+	@echo "make bench-scale       lvsd at 10,000 x 10: start-up, 1 % reload, resync CPU, RSS (guest)"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
 	@echo "make bench-checks      lvsd's check engine CPU (host namespace) and vs keepalived (guest)"
 	@echo "make bench-scaleout    a router's crash: three active routers (BGP, ECMP) vs the pair"
@@ -89,6 +91,16 @@ soak: venv
 # BENCH_ARGS go to bench/reconcile.py measure, e.g. BENCH_ARGS="--runs 3".
 bench-reconcile: venv
 	@bash bench/run-reconcile.sh $(BENCH_ARGS)
+
+# ipvs_table with 10,000 services x 10 destinations as whole Ansible tasks (check mode, applied,
+# no-op) vs the engine alone, in the lab `benchmodule` (lab/topologies/bench-large.yml); see
+# bench/README.md. BENCH_ARGS go to bench/module_scale.py run, e.g. BENCH_ARGS="--runs 3".
+bench-module: venv
+	@bash bench/run-module-scale.sh $(BENCH_ARGS)
+
+# lvsd at 10,000 services x 10 real servers in one UML guest (and 1,000 x 4 for the growth)
+bench-scale: venv
+	@bash bench/run-lvsd-scale.sh $(BENCH_ARGS)
 
 # lvsd's check engine: CPU for 1,000 endpoints at 1 s on the host kernel (private namespace)
 # and CPU per check against keepalived's TCP_CHECK/HTTP_GET in one UML guest (lab benchchecks).
