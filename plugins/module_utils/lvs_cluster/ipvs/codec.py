@@ -226,7 +226,8 @@ def kernel_address(raw: bytes, family: int) -> str:
 def _ipv6_text(raw: bytes) -> str:
     # Python's spelling, the model's: it differs from inet_ntop's for IPv4-mapped addresses
     found = canonical_address(socket.inet_ntop(socket.AF_INET6, raw))
-    assert found is not None  # 16 bytes are always an IPv6 address
+    if found is None:  # never: 16 bytes are always an IPv6 address
+        raise ValueError(f"not an IPv6 address: {raw.hex()}")
     return found[0]
 
 

@@ -312,11 +312,11 @@ def test_objects_read_unchecked_are_what_the_checked_constructors_make(kernel):
         (Destination("2001:db8:1::1", 443), Destination("::ffff:10.0.0.9", 443, "tunnel")),
         (Destination("2001:db8:1:0::2", 443, weight=5),), (Destination("10.0.0.3", 0),),
         (Destination("2001:db8:1::3", 0, "direct"),), (Destination("10.0.0.4", 80, "direct"),)]
-    for service, its in zip(services, dests):
+    for service, its in zip(services, dests, strict=True):
         add(kernel, service, *its)
     table = read_table(kernel)
     assert set(table) == set(services)
-    for service, its in zip(services, dests):
+    for service, its in zip(services, dests, strict=True):
         assert table[service] == its[::-1]
         assert [d for d, _state in kernel.destinations(service)] == list(its[::-1])
     for read in [*table, *(d for its in table.values() for d in its)]:
@@ -339,11 +339,11 @@ def test_a_reply_laid_out_unlike_the_learned_one_is_walked():
     swapped = _dest_reply(*common, nl.u32(nl.DEST_ACTIVE_CONNS, 9), nl.u32(nl.DEST_L_THRESH, 2),
                           nl.u32(nl.DEST_U_THRESH, 8), nl.u32(nl.DEST_WEIGHT, 6))
     assert len(first) == len(swapped)
-    for _ in range(2):  # the second round reads both through the learned layout
+    for learned in (False, True):  # then both are read through the learned layout
         assert nl.destination_options(first, AF_INET) == Destination(
-            "10.0.0.1", 80, "nat", weight=5, upper_threshold=7, lower_threshold=3)
+            "10.0.0.1", 80, "nat", weight=5, upper_threshold=7, lower_threshold=3), learned
         assert nl.destination_options(swapped, AF_INET) == Destination(
-            "10.0.0.1", 80, "nat", weight=6, upper_threshold=8, lower_threshold=2)
+            "10.0.0.1", 80, "nat", weight=6, upper_threshold=8, lower_threshold=2), learned
 
 
 def test_destinations_of_a_missing_service_are_an_empty_dump(kernel):
