@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark the IPVS reconcile engine against ipvsadm in one UML guest (see bench/README.md).
 #
-# Boots the lab `bench` (router topology: lvs1 alone), copies the core package plugins/module_utils/lvs_cluster
+# Boots the lab `bench` (topology bench-large: lvs1 alone, 1.5 GiB for the 10,000 x 10 rung), copies the core package plugins/module_utils/lvs_cluster
 # into a package on the guest, runs bench/reconcile.py there, copies the JSON result to
 # bench/results/reconcile-<UTC timestamp>.json, takes the lab down (always: on success, on
 # failure and on interrupt) and prints the report. Extra arguments go to `reconcile.py measure`
@@ -10,7 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LAB_NAME=bench
-export LAB_TOPOLOGY=lab/topologies/router.yml
+export LAB_TOPOLOGY=lab/topologies/bench-large.yml
 labctl=lab/labctl
 ssh_config=.lab/$LAB_NAME/ssh_config
 guest=lvs1
@@ -20,6 +20,8 @@ mkdir -p bench/results
 out=bench/results/reconcile-$stamp.json
 profile=bench/results/reconcile-$stamp.profile.txt
 
+# shellcheck source=bench/uml-memory.sh
+source bench/uml-memory.sh
 lab_down_done=0
 lab_down() {
   [ "$lab_down_done" = 1 ] && return 0
@@ -33,6 +35,7 @@ on_exit() {
   local rc=$?
   trap - EXIT INT TERM HUP
   lab_down || rc=1
+  restore_map_count
   exit "$rc"
 }
 trap on_exit EXIT
@@ -44,6 +47,7 @@ on_guest() {
   ssh -F "$ssh_config" "$guest" "$@"
 }
 
+raise_map_count
 "$labctl" up
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- plugins/module_utils 2>/dev/null; then
@@ -51,7 +55,8 @@ if ! git diff --quiet HEAD -- plugins/module_utils 2>/dev/null; then
 fi
 on_guest "rm -rf $remote && mkdir -p $remote"
 tar -C plugins/module_utils --exclude=__pycache__ -cf - lvs_cluster | on_guest "tar -C $remote -xf -"
-scp -q -F "$ssh_config" bench/reconcile.py "$guest:$remote/"
+scp -q -F "$ssh_config" bench/reconcile.py bench/reconcile_table.py bench/reconcile_breakdown.py \
+  "$guest:$remote/"
 host_load=$(cut -d' ' -f1-3 /proc/loadavg)
 on_guest "cd $remote && BENCH_ENGINE_COMMIT=$commit BENCH_HOST_LOADAVG='$host_load'" \
   "python3 reconcile.py measure" \
@@ -61,7 +66,8 @@ python3 - "$out" "$profile" <<'EOF'
 import json, sys
 result = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as f:
-    f.write(result.get("profile", ""))
+    for name, rung in result["rungs"].items():
+        f.write(f"==== {name}\n{rung.get('profile', '')}\n")
 EOF
 lab_down
 trap - EXIT INT TERM HUP
