@@ -14,7 +14,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LAB_NAME=benchlvsd
 export LAB_TOPOLOGY=lab/topologies/bench-large.yml
-labctl=lab/labctl
 ssh_config=.lab/$LAB_NAME/ssh_config
 guest=lvs1
 remote=/root/lvsdscale
@@ -22,28 +21,9 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p bench/results
 out=bench/results/lvsd-scale-$stamp.json
 
-lab_down_done=0
-lab_down() {
-  [ "$lab_down_done" = 1 ] && return 0
-  lab_down_done=1
-  "$labctl" down || {
-    echo "run-lvsd-scale: could not take the lab down; run: LAB_NAME=$LAB_NAME $labctl down" >&2
-    return 1
-  }
-}
-# shellcheck source=bench/uml-memory.sh
-source bench/uml-memory.sh
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  lab_down || rc=1
-  restore_map_count
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# shellcheck source=bench/lab-session.sh
+source bench/lab-session.sh
+guard_lab
 
 on_guest() {
   ssh -F "$ssh_config" -o ServerAliveInterval=30 "$guest" "$@"
@@ -51,10 +31,7 @@ on_guest() {
 
 raise_map_count
 "$labctl" up
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- plugins/module_utils files/lib 2>/dev/null; then
-  commit="$commit+dirty"
-fi
+commit=$(tree_commit plugins/module_utils files/lib)
 on_guest "rm -rf $remote && mkdir -p $remote/lib"
 tar -C files/lib --exclude=__pycache__ -cf - lvs_agents | on_guest "tar -C $remote/lib -xf -"
 tar -C plugins/module_utils --exclude=__pycache__ -cf - lvs_cluster | on_guest "tar -C $remote/lib -xf -"
@@ -73,8 +50,7 @@ for scale in json.load(open(sys.argv[1]))["scales"]:
             stream.write(profile)
 PY
 lab_down
-restore_map_count
-trap - EXIT INT TERM HUP
+release_lab
 echo "result: $out"
 python3 bench/lvsd_scale.py report "$out"
 exit "$measure_rc"

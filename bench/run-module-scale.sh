@@ -11,39 +11,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LAB_NAME=benchmodule
 export LAB_TOPOLOGY=lab/topologies/bench-large.yml
-labctl=lab/labctl
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p bench/results
 out=bench/results/module-scale-$stamp.json
 
-lab_down_done=0
-lab_down() {
-  [ "$lab_down_done" = 1 ] && return 0
-  lab_down_done=1
-  "$labctl" down || {
-    echo "run-module-scale: could not take the lab down; run: LAB_NAME=$LAB_NAME $labctl down" >&2
-    return 1
-  }
-}
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  lab_down || rc=1
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# shellcheck source=bench/lab-session.sh
+source bench/lab-session.sh
+guard_lab
 
 "$labctl" up
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- plugins 2>/dev/null; then
-  commit="$commit+dirty"
-fi
+commit=$(tree_commit plugins)
 BENCH_ENGINE_COMMIT=$commit .venv/bin/python bench/module_scale.py run --lab "$LAB_NAME" \
   --out "$out" "$@"
 lab_down
-trap - EXIT INT TERM HUP
+release_lab
 echo "result: $out"
 .venv/bin/python bench/module_scale.py report "$out"

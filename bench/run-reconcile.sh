@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LAB_NAME=bench
 export LAB_TOPOLOGY=lab/topologies/bench-large.yml
-labctl=lab/labctl
 ssh_config=.lab/$LAB_NAME/ssh_config
 guest=lvs1
 remote=/root/lvsbench
@@ -20,28 +19,9 @@ mkdir -p bench/results
 out=bench/results/reconcile-$stamp.json
 profile=bench/results/reconcile-$stamp.profile.txt
 
-# shellcheck source=bench/uml-memory.sh
-source bench/uml-memory.sh
-lab_down_done=0
-lab_down() {
-  [ "$lab_down_done" = 1 ] && return 0
-  lab_down_done=1
-  "$labctl" down || {
-    echo "run-reconcile: could not take the lab down; run: LAB_NAME=$LAB_NAME $labctl down" >&2
-    return 1
-  }
-}
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  lab_down || rc=1
-  restore_map_count
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# shellcheck source=bench/lab-session.sh
+source bench/lab-session.sh
+guard_lab
 
 on_guest() {
   ssh -F "$ssh_config" "$guest" "$@"
@@ -49,10 +29,7 @@ on_guest() {
 
 raise_map_count
 "$labctl" up
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- plugins/module_utils 2>/dev/null; then
-  commit="$commit+dirty"
-fi
+commit=$(tree_commit plugins/module_utils)
 on_guest "rm -rf $remote && mkdir -p $remote"
 tar -C plugins/module_utils --exclude=__pycache__ -cf - lvs_cluster | on_guest "tar -C $remote -xf -"
 scp -q -F "$ssh_config" bench/reconcile.py bench/reconcile_table.py bench/reconcile_breakdown.py \
@@ -70,6 +47,6 @@ with open(sys.argv[2], "w") as f:
         f.write(f"==== {name}\n{rung.get('profile', '')}\n")
 EOF
 lab_down
-trap - EXIT INT TERM HUP
+release_lab
 echo "result: $out (cProfile of a no-op read: $profile)"
 python3 bench/reconcile.py report "$out"

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 
-import pytest
-from lvs_agents.checks import CheckResult, CheckSpec, Scheduler, tcp
+from lvs_agents.checks import CheckResult, CheckSpec, Scheduler
 
 HOST = "127.0.0.1"
 REPLY = b"HTTP/1.0 200 OK\r\n\r\n"
@@ -23,20 +22,6 @@ REPLY = b"HTTP/1.0 200 OK\r\n\r\n"
 
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 30))  # a bound against hangs, not a check
-
-
-@pytest.fixture
-def sockets(monkeypatch):
-    """The number of sockets (probes) the TCP engine has opened so far, in a one-item list."""
-    opened = [0]
-    real = tcp.stream_socket
-
-    def counting(family, kind):
-        opened[0] += 1
-        return real(family, kind)
-
-    monkeypatch.setattr(tcp, "stream_socket", counting)
-    return opened
 
 
 async def http_server():

@@ -6,7 +6,6 @@ them while their checks are alike, and after a reload that removes some and chan
 from __future__ import annotations
 
 import pytest
-from lvs_agents.checks import tcp
 from test_lvsd import PORT, VIP, Harness, Listener, run, until
 
 SERVER = "127.0.0.2"
@@ -43,15 +42,8 @@ virtual web{index} {{
 
 
 def test_one_probe_per_period_for_a_server_in_five_services_and_after_a_reload(
-        tmp_path, monkeypatch):
-    opened = [0]
-    real = tcp.stream_socket
-
-    def counting(family, kind):
-        opened[0] += 1
-        return real(family, kind)
-
-    monkeypatch.setattr(tcp, "stream_socket", counting)
+        tmp_path, sockets):
+    opened = sockets
 
     async def main():
         listener = await Listener(SERVER).start()
