@@ -12,6 +12,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 # name -> the kernel's number (socket.AF_*, IPPROTO_*, IP_VS_* of include/uapi/linux/ip_vs.h).
@@ -38,19 +39,34 @@ IPVSADM_PROTOCOL_SWITCH = {"tcp": "-t", "udp": "-u", "sctp": "--sctp-service"}
 IPVSADM_FORWARDING_SWITCH = {"nat": "-m", "direct": "-g", "tunnel": "-i", "local": "-g"}
 
 
-def canonical_ip(text: str) -> str | None:
-    """The canonical form of a strictly written IP literal (as Python reads it), or None."""
+def parsed_ip(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``ipaddress.ip_address(text)``, or None when it is no IP address."""
+    if isinstance(text, str):
+        return _parsed_text(text)
     try:
-        return str(ipaddress.ip_address(text))
+        return ipaddress.ip_address(text)  # type: ignore[arg-type]
     except ValueError:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a large configuration names each address many times
+def _parsed_text(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def canonical_ip(text: str) -> str | None:
+    """The canonical form of a strictly written IP literal (as Python reads it), or None."""
+    parsed = parsed_ip(text)
+    return None if parsed is None else str(parsed)
+
+
 def ip_family(address: str) -> str | None:
     """``inet`` or ``inet6`` for an IP address, else None."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    parsed = parsed_ip(address)
+    if parsed is None:
         return None
     return "inet" if parsed.version == 4 else "inet6"
 
@@ -82,7 +98,9 @@ def netmask_prefix_length(dotted: str) -> int | None:
 
 def unmapped(address: str) -> str:
     """The address as ``ipaddress`` prints it, an IPv4-mapped IPv6 address as its IPv4 form."""
-    parsed = ipaddress.ip_address(address)
+    parsed = parsed_ip(address)
+    if parsed is None:
+        raise ValueError(f"{address!r} does not appear to be an IPv4 or IPv6 address")
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
         return str(parsed.ipv4_mapped)
     return str(parsed)

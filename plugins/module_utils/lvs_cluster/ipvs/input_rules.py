@@ -15,6 +15,7 @@ these rules apply to what is declared, before anything is sent.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
@@ -43,6 +44,7 @@ def zone_problem(text: str) -> str | None:
     return f"{text} has zone index %{zone}: IPVS addresses name no interface"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a large table names each address many times
 def host_address_problem(address: str) -> str | None:
     """Why ``address`` (canonical, either family) names no single host, so can be neither a
     virtual address nor a real server: unspecified, 0.0.0.0/8, broadcast, multicast, or an
@@ -68,6 +70,7 @@ def virtual_address_problem(address: str) -> str | None:
     return host_address_problem(address)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def real_server_address_problem(address: str) -> str | None:
     """Why ``address`` cannot be a real server. Loopback can (a server on this host); IPv6
     link-local cannot: the kernel refuses it (EINVAL), having no interface to reach it by."""
