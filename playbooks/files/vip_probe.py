@@ -27,7 +27,15 @@ class Failed(Exception):
     """A request that was not answered; the message names the step."""
 
 
-def one_request(host: str, port: int, timeout: float) -> str:
+def one_request(host: str, port: int, timeout: float) -> str | None:
+    """The answer's body (trimmed), or None when the request failed (lab/cluster/probe.py)."""
+    try:
+        return checked_request(host, port, timeout)
+    except Failed:
+        return None
+
+
+def checked_request(host: str, port: int, timeout: float) -> str:
     """The answer's body (trimmed), or Failed naming the step that failed."""
     deadline = time.monotonic() + timeout
     step = "connect"
@@ -76,7 +84,7 @@ def probe(host: str, port: int, interval: float, timeout: float, duration: float
         if done_since is not None and outage_since is None and sent - done_since >= recovered:
             break
         try:
-            answer: str | None = one_request(host, port, timeout)
+            answer: str | None = checked_request(host, port, timeout)
         except Failed as error:
             answer = None
             if len(failures) < 10:
