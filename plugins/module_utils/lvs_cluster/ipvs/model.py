@@ -24,8 +24,6 @@ and checking 100,000 of them again was most of what reading a large table cost.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,12 +41,11 @@ if TYPE_CHECKING:
 MAX_FWMARK = 0xFFFFFFFF
 
 
-@functools.lru_cache(maxsize=1 << 16)  # large tables name the same real servers many times
 def canonical_address(address: str) -> tuple[str, str] | None:
-    """(canonical text, family) of an IP literal as Python reads it, or None."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    """(canonical text, family) of an IP literal as Python reads it, or None (the parse is
+    vocabulary's, cached: large tables name the same real servers many times)."""
+    parsed = vocabulary.parsed_ip(address)
+    if parsed is None:
         return None
     return str(parsed), "inet" if parsed.version == 4 else "inet6"
 
