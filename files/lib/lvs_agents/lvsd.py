@@ -40,6 +40,7 @@ from lvs_cluster.lvs_cf.ownership import owned_scope
 from . import last_good, runtime
 from .lvsd_daemon import NAME, Lvsd, log
 from .lvsd_orphan import ORPHAN_GRACE, OrphanWatch
+from .lvsd_pacing import DEFAULT_BUDGET_PERCENT
 from .lvsd_state import Member, VirtualState, build_virtuals, member_status
 from .lvsd_table import KernelFactory, KernelTable, ShadowTable, open_table
 
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="delete our services on SIGTERM/SIGINT (Piranha's behaviour)")
     parser.add_argument("--resync", type=float, default=10.0, metavar="S",
                         help="full reconcile period in seconds (default %(default)s)")
+    parser.add_argument("--resync-budget", type=float, default=DEFAULT_BUDGET_PERCENT,
+                        metavar="PERCENT",
+                        help="the share of one core the resync may take: a resync that costs "
+                        "more stretches the period (a very large table; default %(default)s, "
+                        "100: always every --resync seconds)")
     parser.add_argument("--run-dir", metavar="DIR",
                         help="where lvsd.json goes (default $LVS_CLUSTER_RUN_DIR or "
                         f"{runtime.DEFAULT_RUN_DIR})")
@@ -103,6 +109,10 @@ def main(argv: list[str] | None = None,
     if args.resync <= 0:
         print("lvsd: --resync: a positive number of seconds is required", file=sys.stderr)
         return 2
+    if not 0 < args.resync_budget <= 100:
+        print("lvsd: --resync-budget: a percentage above 0, at most 100, is required",
+              file=sys.stderr)
+        return 2
     if args.run_dir:
         os.environ["LVS_CLUSTER_RUN_DIR"] = args.run_dir
     runtime.setup_logging(NAME, args.verbose)
@@ -125,6 +135,7 @@ def main(argv: list[str] | None = None,
     if not args.nodaemon:
         _detach(fork=not args.nofork)
     daemon = Lvsd(args.configfile, config, table, resync=args.resync,
+                  resync_budget=args.resync_budget / 100,
                   clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd, source=source,
                   orphan_watch=orphan_watch)
     return asyncio.run(daemon.run())

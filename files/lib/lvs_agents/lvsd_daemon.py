@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 
 from lvs_cluster.agent_status import STATUS_INTERVAL
 from lvs_cluster.ipvs import netlink as nl
-from lvs_cluster.ipvs.model import Destination, Service
+from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
 from lvs_cluster.ipvs.reconcile import ApplyError, Operation, Plan, Scope, plan
 from lvs_cluster.lvs_cf.errors import LvsCfError
 from lvs_cluster.lvs_cf.model import LvsConfig
@@ -26,7 +26,9 @@ from .checks import CheckResult, Scheduler
 from .health import DEFAULT_STEP, read_load
 from .last_good import ConfigSource, default_path
 from .lvsd_orphan import OrphanWatch
-from .lvsd_state import Member, VirtualState, build_virtuals
+from .lvsd_pacing import ResyncPacer
+from .lvsd_state import Member, VirtualState, build_virtuals, shown
+from .lvsd_status import StatusCache
 from .lvsd_table import KernelTable, ShadowTable
 
 NAME = "lvsd"
@@ -39,7 +41,8 @@ class Lvsd:
     """The daemon's state and reactions; ``run()`` is its life on an asyncio loop."""
 
     def __init__(self, config_path: str, config: LvsConfig, table: KernelTable | ShadowTable,
-                 *, resync: float = 10.0, clear_on_exit: bool = False,
+                 *, resync: float = 10.0, resync_budget: float = 1.0,
+                 clear_on_exit: bool = False,
                  clock: Callable[[], float] = time.time, step: float = DEFAULT_STEP,
                  ready_fd: int | None = None, source: ConfigSource | None = None,
                  orphan_watch: OrphanWatch | None = None) -> None:
@@ -49,6 +52,7 @@ class Lvsd:
         self.source = source or ConfigSource(config_path, default_path(), log)
         self.table = table
         self.resync = resync
+        self.pacer = ResyncPacer(resync, resync_budget)
         self.clear_on_exit = clear_on_exit
         self.clock = clock
         self.step = step
@@ -61,6 +65,10 @@ class Lvsd:
         self.ready = False
         self.virtuals = build_virtuals(config, {}, step)
         self.members = self._index_members()
+        # each service's destinations as lvsd last programmed them: a health change is planned
+        # against this, without reading the kernel (the resync finds what others changed)
+        self.applied: dict[ServiceKey, tuple[Destination, ...]] = {}
+        self.status_cache = StatusCache()
         # what the reconcile may delete: the core's rule (the drift playbook's too)
         self.scope: Scope = owned_scope(config)
         self.scheduler = Scheduler(self._on_result, self._on_engine_failure)
@@ -106,6 +114,7 @@ class Lvsd:
                 if found.weight > 0 or (not member.sorry and (member.health.policy.quiesce
                                                               or member.drain)):
                     member.health.adopt(found.weight, now)
+                    self.status_cache.changed(state.service.key)
                     log.info("adopted %s %s:%d of %s at weight %d", member.name,
                              member.destination.address, member.destination.port,
                              state.virtual.name, found.weight)
@@ -122,28 +131,53 @@ class Lvsd:
     def full_reconcile(self) -> bool:
         """Read the services we own, plan, apply; False (logged) when the kernel refused."""
         try:
+            desired = self.desired()
             live = self._read_owned(self.scope)
-            the_plan = plan(self.desired(), live, self.scope, purge=True)
+            the_plan = plan(desired, live, self.scope, purge=True)
             self.table.execute(the_plan, live)
         except (ApplyError, OSError, LvsCfError, ValueError) as error:
-            log.error("reconcile failed, retried in %g s: %s", self.resync, error)
+            self.applied.clear()
+            log.error("reconcile failed, retried in %g s: %s", self.pacer.period, error)
             return False
+        self.applied = {service.key: destinations for service, destinations in desired.items()}
         self.scope = owned_scope(self.config)
         self.last_reconcile = self.clock()
         self._status_changed()
         return True
 
     def reconcile_service(self, state: VirtualState) -> bool:
-        """A health change: read this service's destinations only, change what differs."""
+        """A health change: change what differs in this service, planned against what lvsd
+        last programmed; when the kernel refuses that (someone else changed the service), read
+        its destinations and plan again."""
         service = nl.normalize_service(state.service)
+        desired = state.desired()
+        known = self.applied.pop(state.service.key, None)
+        if known is not None:
+            try:
+                self._program(service, state, desired, known)
+            except ApplyError as error:
+                log.info("%s: the table is not as lvsd left it (%s); reading it",
+                         state.virtual.name, error)
+            except (OSError, ValueError) as error:
+                log.error("%s: %s (retried at the next resync)", state.virtual.name, error)
+                return False
+            else:
+                return self._programmed(state, desired)
         try:
-            live = {service: self.table.destinations(service)}
-            the_plan = plan({state.service: state.desired()}, live, Scope.everything(),
-                            purge=False)
-            self.table.execute(the_plan, live)
+            self._program(service, state, desired, self.table.destinations(service))
         except (ApplyError, OSError, ValueError) as error:
             log.error("%s: %s (retried at the next resync)", state.virtual.name, error)
             return False
+        return self._programmed(state, desired)
+
+    def _program(self, service: Service, state: VirtualState, desired: tuple[Destination, ...],
+                 live_destinations: tuple[Destination, ...]) -> None:
+        live = {service: live_destinations}
+        the_plan = plan({state.service: desired}, live, Scope.everything(), purge=False)
+        self.table.execute(the_plan, live)
+
+    def _programmed(self, state: VirtualState, desired: tuple[Destination, ...]) -> bool:
+        self.applied[state.service.key] = desired
         self.last_reconcile = self.clock()
         return True
 
@@ -155,6 +189,7 @@ class Lvsd:
             self.table.execute(the_plan, live)
         except (ApplyError, OSError) as error:
             log.error("cannot delete our services: %s", error)
+        self.applied.clear()
 
     # --- health --------------------------------------------------------------------------
 
@@ -163,10 +198,14 @@ class Lvsd:
         if member is None:
             return
         health = member.health
-        was = health.state
+        was, before = health.state, shown(member)
         changed = health.record(result.ok, self.clock(), result.reason)
         if health.state != was:
             self._log_transition(member, was, result)
+        if shown(member) != before:
+            self.status_cache.changed(member.service_key)
+        else:
+            self.status_cache.counted(member.service_key)
         if changed:
             self.reconcile_service(self.virtuals[member.service_key])
         if member.load_argv and health.wants_load(self.clock()) and not member.loading:
@@ -197,6 +236,7 @@ class Lvsd:
             return
         if member.health.apply_load(load, self.clock()):
             log.info("%s: load %s, weight %d", member.name, load, member.health.weight)
+            self.status_cache.changed(member.service_key)
             self.reconcile_service(self.virtuals[member.service_key])
             self._status_changed()
 
@@ -236,6 +276,7 @@ class Lvsd:
         self.config = config
         self.virtuals = build_virtuals(config, self.members, self.step)
         self.members = self._index_members()
+        self.status_cache.reset()
         self.reloads += 1
         self.config_loaded_at = time.time()
         self.set_timeouts(previous)
@@ -283,8 +324,7 @@ class Lvsd:
             if self.orphan_watch is not None and self.orphan_watch.should_exit(loop.time()):
                 self.stopping.set()
             if loop.time() >= next_resync and not self.stopping.is_set():
-                self.full_reconcile()
-                next_resync = loop.time() + self.resync
+                next_resync = loop.time() + self.paced_resync()
             self.write_status()
         await self.scheduler.drain()
         for task in list(self._tasks):
@@ -295,6 +335,18 @@ class Lvsd:
         self.write_status()
         return self.exit_code
 
+    def paced_resync(self) -> float:
+        """A full reconcile; the seconds until the next one (``lvsd_pacing``)."""
+        started = time.process_time()
+        self.full_reconcile()
+        was_stretched = self.pacer.stretched
+        period = self.pacer.after(time.process_time() - started)
+        if self.pacer.stretched != was_stretched:
+            log.info("a resync took %.2f s of CPU: the next ones every %.0f s (the budget is "
+                     "%g %% of a core, the least period %g s)", self.pacer.last_cpu, period,
+                     self.pacer.budget * 100, self.resync)
+        return period
+
     # --- status --------------------------------------------------------------------------
 
     def _status_changed(self) -> None:
@@ -304,19 +356,23 @@ class Lvsd:
         asyncio.get_running_loop().call_soon(self.write_status)
 
     def status(self) -> dict[str, object]:
-        virtuals = [state.status() for state in self.virtuals.values()]
+        """lvsd.json's content (what ``write_status`` writes, every entry current)."""
+        return {**self.status_header(),
+                "virtuals": [state.status() for state in self.virtuals.values()]}
+
+    def status_header(self) -> dict[str, object]:
         return {"config": self.config_path, "reloads": self.reloads,
                 "config_loaded_at": self.config_loaded_at,
                 "last_reconcile": self.last_reconcile, "ready": self.ready,
-                "last_good": self.source.status(),
-                "virtuals": virtuals,
+                "last_good": self.source.status(), "resync": self.pacer.status(),
                 "checks": {"total": self.scheduler.total, "failed": self.scheduler.failed,
                            "running": self.scheduler.running}}
 
     def write_status(self) -> None:
         self._status_pending = False
         try:
-            runtime.write_status(NAME, self.status())
+            runtime.write_status_parts(NAME, self.status_header(),
+                                       self.status_cache.entries(self.virtuals))
         except OSError as error:
             log.debug("cannot write the status file: %s", error)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lvs_cluster.health_table import Standing, sorry_stands_in, virtual_destinations
 from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
@@ -22,22 +23,30 @@ from .checks import CheckSpec
 from .health import HealthPolicy, ServerHealth, load_command
 from .service_names import service_key_document, service_label
 
+T = TypeVar("T")
 
-@dataclass
+
 class Member:
     """One checked server of a virtual: a real server, or the virtual's sorry server."""
 
-    key: Hashable
-    name: str
-    virtual: str
-    service_key: ServiceKey
-    destination: Destination  # at full weight
-    spec: CheckSpec
-    health: ServerHealth
-    sorry: bool = False
-    load_argv: list[str] | None = None
-    loading: bool = False
-    drain: bool = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
+    # slots: one per server of every virtual (100,000 at 10,000 virtuals)
+    __slots__ = ("key", "name", "virtual", "service_key", "destination", "spec", "health",
+                 "sorry", "load_argv", "loading", "drain")
+
+    def __init__(self, key: Hashable, name: str, virtual: str, service_key: ServiceKey,
+                 destination: Destination, spec: CheckSpec, health: ServerHealth,
+                 sorry: bool = False) -> None:
+        self.key = key
+        self.name = name
+        self.virtual = virtual
+        self.service_key = service_key
+        self.destination = destination  # at full weight
+        self.spec = spec
+        self.health = health
+        self.sorry = sorry
+        self.load_argv: list[str] | None = None
+        self.loading = False
+        self.drain = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
 
     @property
     def weight(self) -> int:
@@ -78,6 +87,12 @@ class VirtualState:
                 + ([member_status(self.sorry)] if self.sorry else [])}
 
 
+def shown(member: Member) -> tuple[object, ...]:
+    """What of ``member_status`` a reader acts on: all but the check counters and time."""
+    health = member.health
+    return health.healthy, health.state, member.weight, health.last_result
+
+
 def member_status(member: Member) -> dict[str, object]:
     health = member.health
     return {"name": member.name, "address": member.destination.address,
@@ -95,20 +110,24 @@ def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
     states: dict[ServiceKey, VirtualState] = {}
     if config.service != "lvs":
         return states
+    # one object for equal values (immutable): a server in 1,000 virtuals has one check, one
+    # destination and one policy instead of 1,000 of each
+    alike: dict[object, object] = {}
     for virtual in config.virtuals:
         if not virtual.active:
             continue
         service = service_for_virtual(virtual)
+        service_key = service.key
         members = []
         for server in virtual.servers:
             if not server.active or server.address is None:
                 continue
-            destination = destination_for_server(virtual, server, config)
+            destination = _one(alike, destination_for_server(virtual, server, config))
             port = server.port if server.port is not None else virtual.port
-            key = (service.key, server.address, port)
+            key = (service_key, server.address, port)
             member = _member(key, server.name, virtual, service, destination,
-                             CheckSpec.for_server(virtual, server.address, port),
-                             HealthPolicy.for_server(virtual, server, step), old)
+                             _one(alike, CheckSpec.for_server(virtual, server.address, port)),
+                             _one(alike, HealthPolicy.for_server(virtual, server, step)), old)
             member.load_argv = load_command(virtual.load_monitor, config.rsh_command,
                                             server.address)
             member.drain = server.drain
@@ -116,14 +135,19 @@ def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
         sorry = None
         sorry_dest = sorry_destination(virtual, config)
         if sorry_dest is not None:
-            key = (service.key, sorry_dest.address, sorry_dest.port, "sorry")
+            key = (service_key, sorry_dest.address, sorry_dest.port, "sorry")
             policy = HealthPolicy(weight=1, rise=max(1, virtual.effective_rise),
                                   fall=max(1, virtual.effective_fall), step=step)
             sorry = _member(key, "sorry_server", virtual, service, sorry_dest,
                             CheckSpec.for_server(virtual, sorry_dest.address, sorry_dest.port),
                             policy, old, sorry=True)
-        states[service.key] = VirtualState(virtual, service, members, sorry)
+        states[service_key] = VirtualState(virtual, service, members, sorry)
     return states
+
+
+def _one(alike: dict[object, object], value: T) -> T:
+    """``value``, or the equal one met before."""
+    return alike.setdefault(value, value)  # type: ignore[return-value]
 
 
 def _member(key: Hashable, name: str, virtual: VirtualService, service: Service,
@@ -135,4 +159,5 @@ def _member(key: Hashable, name: str, virtual: VirtualService, service: Service,
         health.reconfigure(policy)
     else:
         health = ServerHealth(policy)
-    return Member(key, name, virtual.name, service.key, destination, spec, health, sorry)
+    # the key's first item: the service's key, made once for all its members
+    return Member(key, name, virtual.name, key[0], destination, spec, health, sorry)  # type: ignore[index]

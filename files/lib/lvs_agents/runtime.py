@@ -23,6 +23,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lvs_cluster.lvs_cf.model import LvsConfig
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
@@ -89,19 +91,22 @@ def status_path(name: str) -> str:
     return os.path.join(run_dir(), f"{name}.json")
 
 
-def replace_file(path: str, content: bytes, mode: int = 0o600, durable: bool = False) -> None:
-    """Make ``path`` hold ``content`` atomically: a temporary file beside it, renamed over it, so
-    a reader or a crash sees the old file or the new one, never part of one. ``durable``: flushed
-    to disk (file and directory) before returning. Raises OSError; no temporary file is left."""
+def replace_file(path: str, content: bytes | Iterable[bytes], mode: int = 0o600,
+                 durable: bool = False) -> None:
+    """Make ``path`` hold ``content`` (bytes, or its parts one after the other) atomically: a
+    temporary file beside it, renamed over it, so a reader or a crash sees the old file or the
+    new one, never part of one. ``durable``: flushed to disk (file and directory) before
+    returning. Raises OSError; no temporary file is left."""
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
     try:
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
         try:
             os.fchmod(handle, mode)  # whatever the umask
-            view = memoryview(content)
-            while view:
-                view = view[os.write(handle, view):]
+            for part in (content,) if isinstance(content, (bytes, bytearray)) else content:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(handle, view):]
             if durable:
                 os.fsync(handle)
         finally:
@@ -125,6 +130,18 @@ def write_status(name: str, data: dict[str, Any]) -> str:
     os.makedirs(directory, mode=0o755, exist_ok=True)
     document = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
     replace_file(status_path(name), json.dumps(document, sort_keys=True).encode(), mode=0o644)
+    return status_path(name)
+
+
+def write_status_parts(name: str, data: dict[str, Any], virtuals: Iterable[str]) -> str:
+    """``write_status`` of ``data`` with a ``virtuals`` list whose entries are JSON texts
+    already (lvsd keeps them per virtual: ``lvsd_status``)."""
+    from .lvsd_status import document_parts  # noqa: PLC0415 - lvsd's only
+
+    directory = run_dir()
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    header = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
+    replace_file(status_path(name), document_parts(header, virtuals), mode=0o644)
     return status_path(name)
 
 

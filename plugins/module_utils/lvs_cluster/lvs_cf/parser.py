@@ -10,11 +10,12 @@ problem as an LvsCfError with file, line, column, block, key and reason. Nothing
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import LvsCfError, LvsCfWarning
-from .lexer import Lexed, Statement, Token, decode, lex
+from .lexer import Statement, Token, decode, iter_statements, line_count
 from .model import (
     DeviceAddress,
     FailoverService,
@@ -77,10 +78,10 @@ def parse_lvs_cf(
             text = decode(bytes(text), source)
         if not isinstance(text, str):
             raise LvsCfError(f"lvs.cf text expected, got {type(text).__name__}", file=source)
-        lexed = lex(text, source)
+        lexer_warnings: list[LvsCfWarning] = []
         parser = _Parser(source, service_resolver or system_service_port)
-        config = parser.parse(lexed)
-        warnings = list(lexed.warnings) + parser.warnings
+        config = parser.parse(iter_statements(text, source, lexer_warnings), line_count(text))
+        warnings = lexer_warnings + parser.warnings
         if validate:
             warnings.extend(validate_lvs_cf(config, source))
         return ParseResult(config, tuple(warnings))
@@ -134,14 +135,16 @@ class _Parser:
 
     # -- structure
 
-    def parse(self, lexed: Lexed) -> LvsConfig:
-        if not lexed.statements:
+    def parse(self, statements: Iterator[Statement], lines: int) -> LvsConfig:
+        """The model of ``statements`` (consumed as they come) of a file of ``lines`` lines."""
+        first = next(statements, None)
+        if first is None:
             raise LvsCfError("Empty configuration: the file has no settings",
-                             file=self.source, line=max(1, lexed.line_count))
+                             file=self.source, line=max(1, lines))
         top = _Block("global", None, None, LvsConfig)
         virtuals: list[VirtualService] = []
         failovers: list[FailoverService] = []
-        statements = iter(lexed.statements)
+        statements = itertools.chain((first,), statements)
         for statement in statements:
             head = statement.tokens[0].text
             if head == "virtual":
