@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 
+from . import simple_spec
 from .lvs_cluster.ipvs import netlink as nl
 from .lvs_cluster.ipvs import reconcile as rc
 from .lvs_cluster.ipvs.options import ParamError
@@ -77,3 +78,31 @@ def errno_name(err: BaseException) -> str | None:
     cause = err.failure if isinstance(err, rc.ApplyError) else err
     code = cause.errno if isinstance(cause, OSError) else None
     return errno.errorcode.get(code, str(code)) if code else None
+
+
+def unchecked_list(spec: dict, name: str) -> dict:
+    """``spec`` with its option ``name`` (a list of dicts) taken as plain dicts by
+    AnsibleModule: ``checked_list`` checks them (``simple_spec`` says why)."""
+    light = dict(spec)
+    light[name] = {rule: value for rule, value in spec[name].items() if rule != "options"}
+    return light
+
+
+def checked_list(module, spec: dict, name: str) -> list:
+    """Option ``name`` as AnsibleModule's validation against ``spec`` would leave it: by
+    ``simple_spec`` when it can say, else by Ansible's validator (its conversions and its
+    errors, failing the module as AnsibleModule does)."""
+    raw = module.params[name]
+    fast = simple_spec.checked(spec[name]["options"], raw)
+    if fast is not None:
+        return fast
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: PLC0415
+    from ansible.module_utils.errors import UnsupportedError  # noqa: PLC0415
+
+    result = ArgumentSpecValidator({name: spec[name]}).validate({name: raw})
+    if result.error_messages:
+        msg = result.errors.msg
+        if isinstance(result.errors[0], UnsupportedError):
+            msg = f"Unsupported parameters for ({module._name}) module: {msg}"
+        module.fail_json(msg=msg)
+    return result.validated_parameters[name]

@@ -65,12 +65,13 @@ class Lvsd:
         self.ready = False
         self.virtuals = build_virtuals(config, {}, step)
         self.members = self._index_members()
+        self.config_scope = owned_scope(config)
         # each service's destinations as lvsd last programmed them: a health change is planned
         # against this, without reading the kernel (the resync finds what others changed)
         self.applied: dict[ServiceKey, tuple[Destination, ...]] = {}
         self.status_cache = StatusCache()
         # what the reconcile may delete: the core's rule (the drift playbook's too)
-        self.scope: Scope = owned_scope(config)
+        self.scope: Scope = self.config_scope
         self.scheduler = Scheduler(self._on_result, self._on_engine_failure)
         self.stopping = asyncio.Event() if _has_loop() else None
         self._status_pending = False
@@ -140,7 +141,7 @@ class Lvsd:
             log.error("reconcile failed, retried in %g s: %s", self.pacer.period, error)
             return False
         self.applied = {service.key: destinations for service, destinations in desired.items()}
-        self.scope = owned_scope(self.config)
+        self.scope = self.config_scope
         self.last_reconcile = self.clock()
         self._status_changed()
         return True
@@ -184,7 +185,7 @@ class Lvsd:
     def clear(self) -> None:
         """Delete the services we own (``--clear-on-exit``, or a hard shutdown)."""
         try:
-            live = self._read_owned(self.scope.union(owned_scope(self.config)))
+            live = self._read_owned(self.scope.union(self.config_scope))
             the_plan = Plan([Operation("delete_service", s, before=s) for s in live])
             self.table.execute(the_plan, live)
         except (ApplyError, OSError) as error:
@@ -202,15 +203,15 @@ class Lvsd:
         changed = health.record(result.ok, self.clock(), result.reason)
         if health.state != was:
             self._log_transition(member, was, result)
-        if shown(member) != before:
-            self.status_cache.changed(member.service_key)
-        else:
-            self.status_cache.counted(member.service_key)
         if changed:
             self.reconcile_service(self.virtuals[member.service_key])
         if member.load_argv and health.wants_load(self.clock()) and not member.loading:
             self._spawn(self._adjust_load(member))
-        self._status_changed()
+        if shown(member) != before:
+            self.status_cache.changed(member.service_key)
+            self._status_changed()  # written at once; counters wait for the periodic write
+        else:
+            self.status_cache.counted(member.service_key)
 
     def _log_transition(self, member: Member, was: str, result: CheckResult) -> None:
         where = f"{member.destination.address}:{member.spec.port}"
@@ -273,9 +274,10 @@ class Lvsd:
         previous = self.config
         # until the next reconcile succeeds, the old file's services are ours to delete too
         self.scope = self.scope.union(scope)
-        self.config = config
         self.virtuals = build_virtuals(config, self.members, self.step)
         self.members = self._index_members()
+        self.config = config
+        self.config_scope = scope
         self.status_cache.reset()
         self.reloads += 1
         self.config_loaded_at = time.time()

@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 REFRESH_PER_WRITE = 200
+CHUNK = 1 << 16
 
 
 class _Entry(Protocol):
@@ -68,12 +69,20 @@ class StatusCache:
                 self.changed(key)
 
 
-def document_parts(header: Mapping[str, Any], entries: Iterable[str]) -> Iterator[bytes]:
-    """lvsd.json as a stream of bytes: ``header``'s keys sorted, then ``virtuals``."""
+def document_parts(header: Mapping[str, Any], entries: Iterable[str],
+                   chunk: int = CHUNK) -> Iterator[bytes]:
+    """lvsd.json as a stream of bytes: ``header``'s keys sorted, then ``virtuals``; in pieces
+    of about ``chunk`` bytes (one system call each, not one per entry: under User-Mode Linux
+    10,000 writes cost 0.4 s of CPU)."""
     head = json.dumps(dict(header), sort_keys=True)
-    yield (head[:-1] + (', "virtuals": [' if len(head) > 2 else '"virtuals": [')).encode()
-    separator = b""
+    pending = [head[:-1] + (', "virtuals": [' if len(head) > 2 else '"virtuals": [')]
+    size, separator = 0, ""
     for text in entries:
-        yield separator + text.encode()
-        separator = b", "
-    yield b"]}"
+        pending.append(separator + text)
+        size += len(text)
+        separator = ", "
+        if size >= chunk:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    pending.append("]}")
+    yield "".join(pending).encode()

@@ -481,3 +481,30 @@ def test_a_large_table_is_counted_not_echoed_in_the_invocation(run, fake):
     assert echoed["services"] == "101 services, 202 destinations (not echoed)"
     assert echoed["purge"] is True
     assert len(large["operations"]) == 303
+
+
+@pytest.mark.parametrize("services, words", [
+    ([{"address": VIP, "port": "eighty"}], "unable to convert to int"),
+    ([{"address": VIP, "port": 80, "protocol": "icmp"}], "value of protocol must be one of"),
+    ([{"address": VIP, "port": 80, "colour": "red"}],
+     ") module: services.colour. Supported parameters include: address, destinations"),
+    ([{"address": VIP, "port": 80, "destinations": [{"weight": 1, "address": "10.0.0.1",
+                                                     "tunnel_flags": ["bogus"]}]}],
+     "value of tunnel_flags must be one or more of"),
+])
+def test_the_services_are_refused_in_ansibles_words(run, fake, services, words):
+    """The services are checked by simple_spec, or by Ansible's validator when it cannot say:
+    what Ansible refuses is refused with Ansible's message, before any kernel request."""
+    result = run(services=services)
+    assert result.failed
+    assert words in result["msg"]
+    assert fake.messages == 0
+
+
+def test_values_ansible_converts_are_converted(run, fake):
+    services = [{"address": VIP, "port": "80", "scheduler": "sh", "scheduler_flags": "sh-port",
+                 "destinations": [{"address": "10.0.0.1", "weight": "3", "port": 80}]}]
+    result = run(services=services)
+    assert result.get("changed") is True, dict(result)
+    assert rules(fake) == ["-A -t 192.0.2.10:80 -s sh -b sh-port",
+                           "-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 3"]
