@@ -109,6 +109,19 @@ class ServerHealth:
             self.slow_start(now)
         return (self.in_table, self.weight) != before
 
+    def steady_ok(self, now: float) -> bool:
+        """A passing check of a server up at its full weight and settled (passing before, not
+        forced): ``record`` would only move its counters, and so does this, cheaply (at 10,000
+        virtuals lvsd takes 10,000 verdicts a second). False, doing nothing, in any other
+        state: then ``record`` takes it."""
+        if not (self.healthy and self.in_table and self.failures == 0 and self.forced is None
+                and self.last_result == "ok" and self.weight >= self.policy.weight):
+            return False
+        self.checks += 1
+        self.successes += 1
+        self.last_check = now
+        return True
+
     def _judge(self, now: float) -> None:
         if self.healthy and self.failures >= self.policy.fall:
             self._go_down()

@@ -115,7 +115,7 @@ class Lvsd:
                 if found.weight > 0 or (not member.sorry and (member.health.policy.quiesce
                                                               or member.drain)):
                     member.health.adopt(found.weight, now)
-                    self.status_cache.changed(state.service.key)
+                    self.status_cache.changed(state)
                     log.info("adopted %s %s:%d of %s at weight %d", member.name,
                              member.destination.address, member.destination.port,
                              state.virtual.name, found.weight)
@@ -199,19 +199,23 @@ class Lvsd:
         if member is None:
             return
         health = member.health
+        if result.ok and member.load_argv is None and health.steady_ok(self.clock()):
+            # up at full weight and checked ok again: only its counters moved
+            self.status_cache.counted(member.state)  # type: ignore[arg-type]
+            return
         was, before = health.state, shown(member)
         changed = health.record(result.ok, self.clock(), result.reason)
         if health.state != was:
             self._log_transition(member, was, result)
         if changed:
-            self.reconcile_service(self.virtuals[member.service_key])
+            self.reconcile_service(member.state)  # type: ignore[arg-type]
         if member.load_argv and health.wants_load(self.clock()) and not member.loading:
             self._spawn(self._adjust_load(member))
         if shown(member) != before:
-            self.status_cache.changed(member.service_key)
+            self.status_cache.changed(member.state)  # type: ignore[arg-type]
             self._status_changed()  # written at once; counters wait for the periodic write
         else:
-            self.status_cache.counted(member.service_key)
+            self.status_cache.counted(member.state)  # type: ignore[arg-type]
 
     def _log_transition(self, member: Member, was: str, result: CheckResult) -> None:
         where = f"{member.destination.address}:{member.spec.port}"
@@ -237,8 +241,8 @@ class Lvsd:
             return
         if member.health.apply_load(load, self.clock()):
             log.info("%s: load %s, weight %d", member.name, load, member.health.weight)
-            self.status_cache.changed(member.service_key)
-            self.reconcile_service(self.virtuals[member.service_key])
+            self.status_cache.changed(member.state)  # type: ignore[arg-type]
+            self.reconcile_service(member.state)  # type: ignore[arg-type]
             self._status_changed()
 
     def _on_engine_failure(self, key: Hashable, error: BaseException) -> None:
@@ -374,7 +378,7 @@ class Lvsd:
         self._status_pending = False
         try:
             runtime.write_status_parts(NAME, self.status_header(),
-                                       self.status_cache.entries(self.virtuals))
+                                       self.status_cache.entries(self.virtuals.values()))
         except OSError as error:
             log.debug("cannot write the status file: %s", error)
 

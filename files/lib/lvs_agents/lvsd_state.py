@@ -7,7 +7,7 @@ health rule (``health_table``) and into lvsd.json's entries."""
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from lvs_cluster.health_table import Standing, sorry_stands_in, virtual_destinations
@@ -31,7 +31,7 @@ class Member:
 
     # slots: one per server of every virtual (100,000 at 10,000 virtuals)
     __slots__ = ("key", "name", "virtual", "service_key", "destination", "spec", "health",
-                 "sorry", "load_argv", "loading", "drain")
+                 "sorry", "load_argv", "loading", "drain", "state")
 
     def __init__(self, key: Hashable, name: str, virtual: str, service_key: ServiceKey,
                  destination: Destination, spec: CheckSpec, health: ServerHealth,
@@ -47,6 +47,7 @@ class Member:
         self.load_argv: list[str] | None = None
         self.loading = False
         self.drain = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
+        self.state: VirtualState | None = None  # its virtual's, set once that is built
 
     @property
     def weight(self) -> int:
@@ -64,6 +65,10 @@ class VirtualState:
     service: Service
     members: list[Member]
     sorry: Member | None
+    # its entry in lvsd.json as last serialized, and whether it waits for a refresh of its
+    # counters (``lvsd_status``)
+    status_text: str | None = field(default=None, repr=False, compare=False)
+    status_waiting: bool = field(default=False, repr=False, compare=False)
 
     def sorry_active(self) -> bool:
         return self.sorry is not None and sorry_stands_in(
@@ -141,7 +146,9 @@ def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
             sorry = _member(key, "sorry_server", virtual, service, sorry_dest,
                             CheckSpec.for_server(virtual, sorry_dest.address, sorry_dest.port),
                             policy, old, sorry=True)
-        states[service_key] = VirtualState(virtual, service, members, sorry)
+        state = states[service_key] = VirtualState(virtual, service, members, sorry)
+        for member in members + ([sorry] if sorry else []):
+            member.state = state
     return states
 
 

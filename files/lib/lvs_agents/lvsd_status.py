@@ -18,55 +18,60 @@ lvsd busy for good. Here a virtual's entry is serialized again only when it matt
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 REFRESH_PER_WRITE = 200
 CHUNK = 1 << 16
 
 
-class _Entry(Protocol):
+class Entry(Protocol):
+    """A virtual's state as the cache sees it: its entry, and where its text is kept (on the
+    state itself: a check's verdict reaches thousands of them, and a dict keyed by service
+    would hash a service key for each)."""
+
+    status_text: str | None
+    status_waiting: bool
+
     def status(self) -> dict[str, object]: ...
 
 
 class StatusCache:
-    """The JSON text of each virtual's entry in lvsd.json, by service key."""
+    """Which virtuals' entries in lvsd.json are to be serialized again, and when."""
 
     def __init__(self, refresh_per_write: int = REFRESH_PER_WRITE) -> None:
         self.refresh_per_write = refresh_per_write
-        self.texts: dict[Hashable, str] = {}
-        self.counting: dict[Hashable, None] = {}  # insertion order: the longest waiting first
+        self.waiting: deque[Entry] = deque()  # counters moved: the longest waiting first
         self.serialized = 0  # entries serialized so far (the tests count them)
 
-    def changed(self, key: Hashable) -> None:
+    @staticmethod
+    def changed(entry: Entry) -> None:
         """Something a reader acts on changed in this virtual: serialized at the next write."""
-        self.texts.pop(key, None)
-        self.counting.pop(key, None)
+        entry.status_text = None
 
-    def counted(self, key: Hashable) -> None:
+    def counted(self, entry: Entry) -> None:
         """Only check counters or times changed: refreshed when its turn comes."""
-        if key in self.texts and key not in self.counting:
-            self.counting[key] = None
+        if entry.status_text is not None and not entry.status_waiting:
+            entry.status_waiting = True
+            self.waiting.append(entry)
 
     def reset(self) -> None:
-        self.texts.clear()
-        self.counting.clear()
+        """A new set of virtuals (a reload): each is serialized at the next write."""
+        self.waiting.clear()
 
-    def entries(self, virtuals: Mapping[Hashable, _Entry]) -> Iterator[str]:
+    def entries(self, virtuals: Iterable[Entry]) -> Iterator[str]:
         """The entries' texts in the order of ``virtuals``, refreshed as the rules above say."""
-        for _turn in range(min(self.refresh_per_write, len(self.counting))):
-            waiting = next(iter(self.counting))
-            del self.counting[waiting]
-            self.texts.pop(waiting, None)
-        for key, state in virtuals.items():
-            text = self.texts.get(key)
+        for _turn in range(min(self.refresh_per_write, len(self.waiting))):
+            entry = self.waiting.popleft()
+            entry.status_waiting = False
+            entry.status_text = None
+        for entry in virtuals:
+            text = entry.status_text
             if text is None:
-                text = self.texts[key] = json.dumps(state.status(), sort_keys=True)
+                text = entry.status_text = json.dumps(entry.status(), sort_keys=True)
                 self.serialized += 1
             yield text
-        if len(self.texts) > len(virtuals):  # entries of virtuals no longer there
-            for key in [key for key in self.texts if key not in virtuals]:
-                self.changed(key)
 
 
 def document_parts(header: Mapping[str, Any], entries: Iterable[str],

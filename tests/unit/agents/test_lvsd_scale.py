@@ -10,8 +10,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from lvs_agents import lvsd, runtime
 from lvs_agents.checks.spec import CheckResult
+from lvs_agents.health import HealthPolicy, ServerHealth
 from lvs_agents.lvsd_pacing import ResyncPacer
 from lvs_agents.lvsd_status import StatusCache
 from lvs_cluster.ipvs import codec
@@ -97,45 +100,79 @@ def test_lvsd_json_is_what_status_says(tmp_path):
 def test_an_entry_is_serialized_again_only_when_it_changed():
     class Entry:
         def __init__(self):
-            self.value = 0
+            self.value, self.status_text, self.status_waiting = 0, None, False
 
         def status(self):
             return {"value": self.value}
 
-    virtuals = {n: Entry() for n in range(500)}
+    virtuals = [Entry() for _n in range(500)]
     cache = StatusCache(refresh_per_write=100)
     assert len(list(cache.entries(virtuals))) == 500
     assert cache.serialized == 500
     list(cache.entries(virtuals))
     assert cache.serialized == 500  # nothing changed: nothing serialized
     virtuals[7].value = 1
-    cache.changed(7)
+    cache.changed(virtuals[7])
     texts = list(cache.entries(virtuals))
     assert cache.serialized == 501 and texts[7] == '{"value": 1}'
-    for key in virtuals:  # every virtual's counters moved: 100 refreshed per write
-        virtuals[key].value = 2
-        cache.counted(key)
+    for entry in virtuals:  # every virtual's counters moved: 100 refreshed per write
+        entry.value = 2
+        cache.counted(entry)
+        cache.counted(entry)  # twice: still once in the queue
     list(cache.entries(virtuals))
     assert cache.serialized == 601
     assert [json.loads(text)["value"] for text in cache.entries(virtuals)].count(2) == 200
     for _write in range(3):
         list(cache.entries(virtuals))
     assert cache.serialized == 1001  # all 500 refreshed, each once
-    del virtuals[3]
-    assert len(list(cache.entries(virtuals))) == 499
-    assert 3 not in cache.texts
 
 
 def test_a_check_that_changes_nothing_shown_only_counts(tmp_path):
     harness = started(tmp_path)
     cache = harness.daemon.status_cache
+    state = next(iter(harness.daemon.virtuals.values()))
     harness.daemon.write_status()
     key = key_of(harness, "127.0.0.2")
     harness.daemon._on_result(key, OK)  # down -> up: serialized at once
-    assert not cache.texts and not cache.counting
+    assert state.status_text is None and not cache.waiting
     harness.daemon.write_status()
     harness.daemon._on_result(key, OK)  # up -> up: only its counters
-    assert list(cache.counting) == [key[0]] and cache.texts
+    assert list(cache.waiting) == [state] and state.status_text is not None
+
+
+def health_states():
+    """Any state of a server's health machine, as fields."""
+    return st.fixed_dictionaries({
+        "healthy": st.booleans(), "in_table": st.booleans(), "weight": st.integers(0, 12),
+        "failures": st.integers(0, 3), "successes": st.integers(0, 3),
+        "checks": st.integers(0, 5), "failed_checks": st.integers(0, 5),
+        "forced": st.sampled_from([None, True, False]),
+        "last_result": st.sampled_from([None, "ok", "connection refused"]),
+        "last_check": st.sampled_from([None, 5.0]), "_last_step": st.sampled_from([0.0, 90.0])})
+
+
+STEADY = {"healthy": True, "in_table": True, "weight": 3, "failures": 0, "successes": 4,
+          "checks": 9, "failed_checks": 1, "forced": None, "last_result": "ok",
+          "last_check": 5.0, "_last_step": 0.0}
+
+
+@settings(max_examples=500, deadline=None)
+@example(STEADY, 3, 1, False)
+@example({**STEADY, "weight": 2}, 3, 1, False)  # slow start not finished: record's
+@example({**STEADY, "last_result": "connection refused", "failures": 0}, 3, 1, False)
+@given(health_states(), st.integers(1, 8), st.integers(1, 3), st.booleans())
+def test_the_steady_path_leaves_the_health_as_record_would(fields, weight, fall, quiesce):
+    policy = HealthPolicy(weight=weight, rise=2, fall=fall, quiesce=quiesce, step=20.0, scale=1)
+    steady, recorded = ServerHealth(policy), ServerHealth(policy)
+    for health in (steady, recorded):
+        for name, value in fields.items():
+            setattr(health, name, value)
+    if steady.steady_ok(100.0):
+        assert recorded.record(True, 100.0) is False
+        assert {name: getattr(steady, name) for name in ServerHealth.__slots__} == \
+            {name: getattr(recorded, name) for name in ServerHealth.__slots__}
+    else:
+        assert {name: getattr(steady, name) for name in fields} == fields  # untouched
 
 
 def test_the_resync_period_stretches_to_its_budget():
@@ -162,3 +199,11 @@ def test_a_server_in_many_virtuals_shares_its_check_destination_and_policy(tmp_p
     assert len({id(m.destination) for m in members}) == 1
     assert len({id(m.health.policy) for m in members}) == 1
     assert len({id(m.health) for m in members}) == 4  # its health is its own in each
+
+
+def test_an_up_server_checked_ok_takes_the_steady_path():
+    health = ServerHealth(HealthPolicy(weight=3, rise=1, fall=1, step=20.0, scale=1))
+    for name, value in STEADY.items():
+        setattr(health, name, value)
+    assert health.steady_ok(100.0)
+    assert (health.checks, health.successes, health.last_check) == (10, 5, 100.0)
