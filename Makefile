@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 LABCTL := lab/labctl
 
 .PHONY: help demo host-deps venv test lint unit sanity build lab-test molecule lab-up lab-down \
-	lab-status soak bench-reconcile bench-module bench-scale bench-failover bench-checks bench-scaleout clean monitoring
+	lab-status soak bench-reconcile bench-module bench-scale bench-import bench-rollout bench-failover bench-checks bench-scaleout clean monitoring
 
 help:
 	@echo "make demo      boot the lab, roll out a cluster, show it working, drill a failover"
@@ -22,6 +22,8 @@ help:
 	@echo "make bench-reconcile   IPVS reconcile engine vs ipvsadm in a UML guest (bench/)"
 	@echo "make bench-module      ipvs_table with 10,000 services: whole Ansible tasks vs the engine"
 	@echo "make bench-scale       lvsd at 10,000 x 10: start-up, 1 % reload, resync CPU, RSS (guest)"
+	@echo "make bench-import      Python start-up and engine import in a guest, 2026-12-06 vs now"
+	@echo "make bench-rollout     the demo lab's rollout and re-run per task, 2026-12-06 vs now"
 	@echo "make bench-failover    client gap when the active router dies: ours vs keepalived"
 	@echo "make bench-checks      lvsd's check engine CPU (host namespace) and vs keepalived (guest)"
 	@echo "make bench-scaleout    a router's crash: three active routers (BGP, ECMP) vs the pair"
@@ -101,6 +103,14 @@ bench-module: venv
 # lvsd at 10,000 services x 10 real servers in one UML guest (and 1,000 x 4 for the growth)
 bench-scale: venv
 	@bash bench/run-lvsd-scale.sh $(BENCH_ARGS)
+
+# import cost of the engine and the agents in a guest: BENCH_IMPORT_BEFORE's tree vs this one
+bench-import: venv
+	@bash bench/run-import-time.sh $(BENCH_ARGS)
+
+# the demo lab's rollout and its idempotent re-run, per task: BENCH_ROLLOUT_BEFORE's tree vs this
+bench-rollout: venv
+	@bash bench/run-rollout-time.sh
 
 # lvsd's check engine: CPU for 1,000 endpoints at 1 s on the host kernel (private namespace)
 # and CPU per check against keepalived's TCP_CHECK/HTTP_GET in one UML guest (lab benchchecks).

@@ -6,6 +6,8 @@ resync's period stretches to its CPU budget, equal servers share their objects."
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 from dataclasses import replace
 
@@ -207,3 +209,22 @@ def test_an_up_server_checked_ok_takes_the_steady_path():
         setattr(health, name, value)
     assert health.steady_ok(100.0)
     assert (health.checks, health.successes, health.last_check) == (10, 5, 100.0)
+
+
+def test_the_state_built_at_start_and_at_a_reload_is_frozen_out_of_the_collector(tmp_path):
+    gc.unfreeze()
+    harness = Harness(tmp_path, lvs_cf())
+
+    async def main():
+        await harness.start()
+        frozen_at_start = gc.get_freeze_count()
+        assert harness.reload(lvs_cf(scheduler="rr"))
+        frozen_after_reload = gc.get_freeze_count()
+        await harness.stop()
+        return frozen_at_start, frozen_after_reload
+
+    try:
+        at_start, after_reload = asyncio.run(main())
+    finally:
+        gc.unfreeze()
+    assert at_start > 0 and after_reload > 0
