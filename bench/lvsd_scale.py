@@ -336,11 +336,11 @@ def measure_scale(services: int, servers: int, lib: str, window: float, profile_
         result["rss_steady"] = memory_mib(daemon.pid)
         print(f"lvsd_scale: steady (resync 10 s) {result['steady_resync10']['cpu_percent']} %",
               flush=True)
+        if profile_s > 0:  # the steady state's (a profile after the reload shows the reload)
+            result["profile"] = daemon.profile(profile_s, work, "resync10")
         result["reload"] = reload(daemon, config, services, servers, table)
         result["rss_after_reload"] = memory_mib(daemon.pid)
         print(f"lvsd_scale: reload {result['reload']['seconds']} s", flush=True)
-        if profile_s > 0:
-            result["profile"] = daemon.profile(profile_s, work, "resync10")
     finally:
         daemon.stop()
     # B: the same table adopted by a new lvsd that resyncs hourly: the rest of the cost

@@ -38,7 +38,9 @@ from lvs_cluster.lvs_cf.errors import LvsCfError
 from lvs_cluster.lvs_cf.ownership import owned_scope
 
 from . import last_good, runtime
+from .health import DEFAULT_STEP
 from .lvsd_daemon import NAME, Lvsd, log
+from .lvsd_load import load_planned
 from .lvsd_orphan import ORPHAN_GRACE, OrphanWatch
 from .lvsd_pacing import DEFAULT_BUDGET_PERCENT
 from .lvsd_state import Member, VirtualState, build_virtuals, member_status
@@ -122,8 +124,8 @@ def main(argv: list[str] | None = None,
     source = last_good.ConfigSource(args.configfile, args.last_good or last_good.default_path(),
                                     log)
     try:
-        config = source.load()
-        owned_scope(config)  # refuses a virtual without an address
+        config = load_planned(source, "load", DEFAULT_STEP)
+        owned_scope(config.config)  # refuses a virtual without an address
     except (runtime.ConfigError, LvsCfError) as error:
         print(f"lvsd: {error}", file=sys.stderr)
         return 2

@@ -33,8 +33,10 @@ from . import runtime
 from .checks import CheckResult, Scheduler
 from .health import DEFAULT_STEP, read_load
 from .last_good import ConfigSource, default_path
+from .lvsd_load import load_planned
 from .lvsd_orphan import OrphanWatch
 from .lvsd_pacing import ResyncPacer
+from .lvsd_plan import Planned, plan_config
 from .lvsd_state import Member, VirtualState, build_virtuals, shown
 from .lvsd_status import StatusCache
 from .lvsd_table import KernelTable, ShadowTable
@@ -48,14 +50,16 @@ log = logging.getLogger(NAME)
 class Lvsd:
     """The daemon's state and reactions; ``run()`` is its life on an asyncio loop."""
 
-    def __init__(self, config_path: str, config: LvsConfig, table: KernelTable | ShadowTable,
+    def __init__(self, config_path: str, config: LvsConfig | Planned,
+                 table: KernelTable | ShadowTable,
                  *, resync: float = 10.0, resync_budget: float = 1.0,
                  clear_on_exit: bool = False,
                  clock: Callable[[], float] = time.time, step: float = DEFAULT_STEP,
                  ready_fd: int | None = None, source: ConfigSource | None = None,
                  orphan_watch: OrphanWatch | None = None) -> None:
         self.config_path = config_path
-        self.config = config
+        planned = config if isinstance(config, Planned) else plan_config(config, step)
+        self.config = planned.config  # without its server blocks: the members have them
         # where reloads read lvs.cf, by the last-good rule; ``config`` came from it at start
         self.source = source or ConfigSource(config_path, default_path(), log)
         self.table = table
@@ -71,9 +75,10 @@ class Lvsd:
         self.last_reconcile: float | None = None
         self.exit_code = 0
         self.ready = False
-        self.virtuals = build_virtuals(config, {}, step)
+        self.virtuals = build_virtuals(planned, {}, step)
+        del planned
         self.members = self._index_members()
-        self.config_scope = owned_scope(config)
+        self.config_scope = owned_scope(self.config)
         # each service's destinations as lvsd last programmed them: a health change is planned
         # against this, without reading the kernel (the resync finds what others changed)
         self.applied: dict[ServiceKey, tuple[Destination, ...]] = {}
@@ -279,8 +284,8 @@ class Lvsd:
         configuration goes on running)."""
         gc.unfreeze()  # the old configuration's objects may be collected again
         try:
-            config = self.source.reload()
-            scope = owned_scope(config)
+            planned = load_planned(self.source, "reload", self.step)
+            scope = owned_scope(planned.config)
         except (runtime.ConfigError, LvsCfError) as error:
             log.error("reload: %s; keeping the running configuration", error)
             self._status_changed()
@@ -288,10 +293,11 @@ class Lvsd:
         previous = self.config
         # until the next reconcile succeeds, the old file's services are ours to delete too
         self.scope = self.scope.union(scope)
-        self.virtuals = build_virtuals(config, self.members, self.step)
+        self.virtuals = build_virtuals(planned, self.members, self.step)
         self.members = self._index_members()
-        self.config = config
+        self.config = planned.config
         self.config_scope = scope
+        del planned
         self.status_cache.reset()
         self.reloads += 1
         self.config_loaded_at = time.time()

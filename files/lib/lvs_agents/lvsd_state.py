@@ -8,22 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from lvs_cluster.health_table import Standing, sorry_stands_in, virtual_destinations
 from lvs_cluster.ipvs.model import Destination, Service, ServiceKey
-from lvs_cluster.lvs_cf.ipvs import (
-    destination_for_server,
-    service_for_virtual,
-    sorry_destination,
-)
 from lvs_cluster.lvs_cf.model import LvsConfig, VirtualService
 
 from .checks import CheckSpec
-from .health import HealthPolicy, ServerHealth, load_command
+from .health import ServerHealth
+from .lvsd_plan import MemberPlan, Planned, plan_config
 from .service_names import service_key_document, service_label
-
-T = TypeVar("T")
 
 
 class Member:
@@ -44,7 +37,7 @@ class Member:
         self.spec = spec
         self.health = health
         self.sorry = sorry
-        self.load_argv: list[str] | None = None
+        self.load_argv: tuple[str, ...] | None = None
         self.loading = False
         self.drain = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
         self.state: VirtualState | None = None  # its virtual's, set once that is built
@@ -108,63 +101,32 @@ def member_status(member: Member) -> dict[str, object]:
             "failures": health.failed_checks, "sorry": member.sorry}
 
 
-def build_virtuals(config: LvsConfig, old: dict[Hashable, Member], step: float
+def build_virtuals(config: LvsConfig | Planned, old: dict[Hashable, Member], step: float
                    ) -> dict[ServiceKey, VirtualState]:
-    """The active virtuals with their members; a member whose (service, address, port) was
-    there before keeps its health (reconfigured with the new policy)."""
+    """The active virtuals with their members (``config`` planned by ``lvsd_plan`` unless it
+    is already); a member whose (service, address, port) was there before keeps its health
+    (reconfigured with the new policy)."""
+    planned = config if isinstance(config, Planned) else plan_config(config, step)
     states: dict[ServiceKey, VirtualState] = {}
-    if config.service != "lvs":
-        return states
-    # one object for equal values (immutable): a server in 1,000 virtuals has one check, one
-    # destination and one policy instead of 1,000 of each
-    alike: dict[object, object] = {}
-    for virtual in config.virtuals:
-        if not virtual.active:
-            continue
-        service = service_for_virtual(virtual)
-        service_key = service.key
-        members = []
-        for server in virtual.servers:
-            if not server.active or server.address is None:
-                continue
-            destination = _one(alike, destination_for_server(virtual, server, config))
-            port = server.port if server.port is not None else virtual.port
-            key = (service_key, server.address, port)
-            member = _member(key, server.name, virtual, service, destination,
-                             _one(alike, CheckSpec.for_server(virtual, server.address, port)),
-                             _one(alike, HealthPolicy.for_server(virtual, server, step)), old)
-            member.load_argv = load_command(virtual.load_monitor, config.rsh_command,
-                                            server.address)
-            member.drain = server.drain
-            members.append(member)
-        sorry = None
-        sorry_dest = sorry_destination(virtual, config)
-        if sorry_dest is not None:
-            key = (service_key, sorry_dest.address, sorry_dest.port, "sorry")
-            policy = HealthPolicy(weight=1, rise=max(1, virtual.effective_rise),
-                                  fall=max(1, virtual.effective_fall), step=step)
-            sorry = _member(key, "sorry_server", virtual, service, sorry_dest,
-                            CheckSpec.for_server(virtual, sorry_dest.address, sorry_dest.port),
-                            policy, old, sorry=True)
-        state = states[service_key] = VirtualState(virtual, service, members, sorry)
+    for plan in planned.virtuals:
+        members = [_member(member, plan.virtual, old) for member in plan.members]
+        sorry = None if plan.sorry is None else _member(plan.sorry, plan.virtual, old)
+        state = states[plan.service.key] = VirtualState(plan.virtual, plan.service, members,
+                                                        sorry)
         for member in members + ([sorry] if sorry else []):
             member.state = state
     return states
 
 
-def _one(alike: dict[object, object], value: T) -> T:
-    """``value``, or the equal one met before."""
-    return alike.setdefault(value, value)  # type: ignore[return-value]
-
-
-def _member(key: Hashable, name: str, virtual: VirtualService, service: Service,
-            destination: Destination, spec: CheckSpec, policy: HealthPolicy,
-            old: dict[Hashable, Member], sorry: bool = False) -> Member:
-    previous = old.get(key)
+def _member(plan: MemberPlan, virtual: VirtualService, old: dict[Hashable, Member]) -> Member:
+    previous = old.get(plan.key)
     if previous is not None:
         health = previous.health
-        health.reconfigure(policy)
+        health.reconfigure(plan.policy)
     else:
-        health = ServerHealth(policy)
-    # the key's first item: the service's key, made once for all its members
-    return Member(key, name, virtual.name, key[0], destination, spec, health, sorry)  # type: ignore[index]
+        health = ServerHealth(plan.policy)
+    member = Member(plan.key, plan.name, virtual.name, plan.key[0],  # type: ignore[index]
+                    plan.destination, plan.spec, health, plan.sorry)
+    member.load_argv = plan.load_argv
+    member.drain = plan.drain
+    return member
