@@ -88,6 +88,8 @@ class Lvsd:
         self.scheduler = Scheduler(self._on_result, self._on_engine_failure)
         self.stopping = asyncio.Event() if _has_loop() else None
         self._status_pending = False
+        self._verdict: CheckResult | None = None
+        self._verdict_at = 0.0
         self._tasks: set[asyncio.Task] = set()
 
     def _index_members(self) -> dict[Hashable, Member]:
@@ -213,7 +215,9 @@ class Lvsd:
         if member is None:
             return
         health = member.health
-        if result.ok and member.load_argv is None and health.steady_ok(self.clock()):
+        if result is not self._verdict:  # a shared check's verdict comes once per member: the
+            self._verdict, self._verdict_at = result, self.clock()  # clock is read once for all
+        if result.ok and member.load_argv is None and health.steady_ok(self._verdict_at):
             # up at full weight and checked ok again: only its counters moved
             self.status_cache.counted(member.state)  # type: ignore[arg-type]
             return

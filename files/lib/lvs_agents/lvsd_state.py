@@ -22,30 +22,55 @@ from .service_names import service_key_document, service_label
 class Member:
     """One checked server of a virtual: a real server, or the virtual's sorry server."""
 
-    # slots: one per server of every virtual (100,000 at 10,000 virtuals)
-    __slots__ = ("key", "name", "virtual", "service_key", "destination", "spec", "health",
-                 "sorry", "load_argv", "loading", "drain", "state")
+    # slots: one per server of every virtual (100,000 at 10,000 virtuals); what does not
+    # change is its plan's (kept whole: copying it left the plans' memory full of holes)
+    __slots__ = ("plan", "virtual", "health", "loading", "state")
 
-    def __init__(self, key: Hashable, name: str, virtual: str, service_key: ServiceKey,
-                 destination: Destination, spec: CheckSpec, health: ServerHealth,
-                 sorry: bool = False) -> None:
-        self.key = key
-        self.name = name
+    def __init__(self, plan: MemberPlan, virtual: str, health: ServerHealth) -> None:
+        self.plan = plan
         self.virtual = virtual
-        self.service_key = service_key
-        self.destination = destination  # at full weight
-        self.spec = spec
         self.health = health
-        self.sorry = sorry
-        self.load_argv: tuple[str, ...] | None = None
         self.loading = False
-        self.drain = False  # lvs.cf's ``drain = 1``: in the table at weight 0 while healthy
         self.state: VirtualState | None = None  # its virtual's, set once that is built
+
+    @property
+    def key(self) -> Hashable:
+        return self.plan.key
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def destination(self) -> Destination:
+        """At full weight."""
+        return self.plan.destination
+
+    @property
+    def spec(self) -> CheckSpec:
+        return self.plan.spec
+
+    @property
+    def sorry(self) -> bool:
+        return self.plan.sorry
+
+    @property
+    def load_argv(self) -> tuple[str, ...] | None:
+        return self.plan.load_argv
+
+    @property
+    def drain(self) -> bool:
+        """lvs.cf's ``drain = 1``: in the table at weight 0 while healthy."""
+        return self.plan.drain
+
+    @property
+    def service_key(self) -> ServiceKey:
+        return self.plan.key[0]  # type: ignore[index, no-any-return]
 
     @property
     def weight(self) -> int:
         """The weight it has in the table: its health's, 0 while it drains or is out."""
-        return 0 if self.drain or not self.health.in_table else self.health.weight
+        return 0 if self.plan.drain or not self.health.in_table else self.health.weight
 
     @property
     def standing(self) -> Standing:
@@ -125,8 +150,4 @@ def _member(plan: MemberPlan, virtual: VirtualService, old: dict[Hashable, Membe
         health.reconfigure(plan.policy)
     else:
         health = ServerHealth(plan.policy)
-    member = Member(plan.key, plan.name, virtual.name, plan.key[0],  # type: ignore[index]
-                    plan.destination, plan.spec, health, plan.sorry)
-    member.load_argv = plan.load_argv
-    member.drain = plan.drain
-    return member
+    return Member(plan, virtual.name, health)

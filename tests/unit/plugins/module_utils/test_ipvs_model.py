@@ -4,6 +4,7 @@
 constructors."""
 
 import dataclasses
+import pickle
 
 import pytest
 
@@ -109,3 +110,21 @@ def test_inconsistent_destinations_are_refused(arguments, message):
     fields.update(arguments)
     with pytest.raises(ValueError, match=message):
         Destination(**fields)
+
+
+def test_a_service_key_hashes_its_fields_once():
+    class Counted(str):
+        hashed = 0
+
+        def __hash__(self):
+            Counted.hashed += 1
+            return super().__hash__()
+
+    key = ServiceKey("inet", "tcp", Counted("192.0.2.10"), 80, None)
+    assert len({key, key, ServiceKey("inet", "tcp", "192.0.2.10", 80, None)}) == 1
+    for _lookup in range(5):
+        hash(key)
+    assert Counted.hashed == 1
+    plain = ServiceKey("inet", "tcp", "192.0.2.10", 80, None)
+    restored = pickle.loads(pickle.dumps(plain))
+    assert restored == plain and hash(restored) == hash(plain)
