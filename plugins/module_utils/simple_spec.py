@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Exact types on purpose, not isinstance: a bool is an int to isinstance but not to this check,
+# and anything of a subclass is left to Ansible's validation.
+# pylint: disable=unidiomatic-typecheck
+
 UNDERSTOOD = frozenset(("type", "elements", "options", "choices", "default", "required"))
 _SCALARS = {"str": str, "int": int, "bool": bool}
 _BAD = object()

@@ -78,9 +78,10 @@ def typed_dicts(spec):
                                                or rule.get("elements") == "str"})
 
 
+DESTINATION_OPTIONS = SPEC["destinations"]["options"]
 TYPED = st.lists(st.builds(lambda service, dests: {**service, "destinations": dests},
-                           typed_dicts(SPEC), st.lists(typed_dicts(SPEC["destinations"]
-                                                                  ["options"]), max_size=3)),
+                           typed_dicts(SPEC),
+                           st.lists(typed_dicts(DESTINATION_OPTIONS), max_size=3)),
                  max_size=3)
 
 
