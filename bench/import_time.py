@@ -101,8 +101,13 @@ def _interleaved(python: str, jobs: list[tuple[object, str, dict[str, str]]],
 
 
 def _available(mods: list[str], path: list[str]) -> bool:
-    top = {m.split(".")[0] for m in mods}
-    return all(any(os.path.isdir(os.path.join(p, t)) for p in path) for t in top)
+    """Whether every module of a row is in the tree (an older tree may lack a newer module)."""
+    def found(module: str) -> bool:
+        parts = module.split(".")
+        return any(os.path.isdir(os.path.join(p, *parts))
+                   or os.path.isfile(os.path.join(p, *parts[:-1], parts[-1] + ".py"))
+                   for p in path)
+    return all(found(module) for module in mods)
 
 
 def importtime(python: str, mods: list[str], env: dict[str, str], top: int = 15,

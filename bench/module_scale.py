@@ -261,6 +261,7 @@ def measure(args: argparse.Namespace) -> None:
     log(f"{args.services} services x {args.dests} dests: argument {result['argument_mb']:.2f} "
         f"MB (JSON)")
     result["cases"] = measure_cases(ctl, vars_file, args.runs, expected_ops)
+    Path(args.out).write_text(json.dumps(result, indent=1))  # kept if a later step fails
 
     # the engine alone, on the guest, with the core copied there
     log("engine alone on the guest")

@@ -19,6 +19,7 @@ out=bench/results/module-scale-$stamp.json
 source bench/lab-session.sh
 guard_lab
 
+raise_map_count  # the engine's 10,000 x 10 run on the guest grows past ~250 MiB
 "$labctl" up
 commit=$(tree_commit plugins)
 BENCH_ENGINE_COMMIT=$commit .venv/bin/python bench/module_scale.py run --lab "$LAB_NAME" \

@@ -30,10 +30,10 @@ class CallbackModule(CallbackBase):
         self.tasks: list[dict] = []
         self.started: dict[str, float] = {}
         self.names: dict[str, str] = {}
-        self.play_start = time.monotonic()
+        self.play_start = self.last_start = time.monotonic()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self.started[task._uuid] = time.monotonic()
+        self.started[task._uuid] = self.last_start = time.monotonic()
         self.names[task._uuid] = f"{task.get_path() or ''}|{task.get_name()}"
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
@@ -45,7 +45,8 @@ class CallbackModule(CallbackBase):
                            "changed": bool(result._result.get("changed")),
                            "end_s": round(time.monotonic() - self.play_start, 3),
                            "since_task_start_s": round(
-                               time.monotonic() - self.started.get(uuid, self.play_start), 3)})
+                               # a handler's result may carry another uuid than its start
+                               time.monotonic() - self.started.get(uuid, self.last_start), 3)})
 
     def v2_runner_on_ok(self, result):
         self._done(result, "ok")
