@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None,
     source = last_good.ConfigSource(args.configfile, args.last_good or last_good.default_path(),
                                     log)
     try:
-        config = load_planned(source, "load", DEFAULT_STEP)
-        owned_scope(config.config)  # refuses a virtual without an address
+        planned = load_planned(source, "load", DEFAULT_STEP)
+        owned_scope(planned.config)  # refuses a virtual without an address
     except (runtime.ConfigError, LvsCfError) as error:
         print(f"lvsd: {error}", file=sys.stderr)
         return 2
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None,
         return 1
     if not args.nodaemon:
         _detach(fork=not args.nofork)
-    daemon = Lvsd(args.configfile, config, table, resync=args.resync,
+    daemon = Lvsd(args.configfile, planned, table, resync=args.resync,
                   resync_budget=args.resync_budget / 100,
                   clear_on_exit=args.clear_on_exit, ready_fd=args.ready_fd, source=source,
                   orphan_watch=orphan_watch)
