@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 
+from .. import vocabulary
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up)
 if TYPE_CHECKING:
     from .model import Destination, Service
@@ -44,12 +46,21 @@ def zone_problem(text: str) -> str | None:
     return f"{text} has zone index %{zone}: IPVS addresses name no interface"
 
 
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The one parse of ``address`` the model and the checks share (``vocabulary.parsed_ip``:
+    each of 110,000 addresses was parsed three times, once per cache); ValueError if none."""
+    parsed = vocabulary.parsed_ip(address)
+    if parsed is None:
+        raise ValueError(f"{address!r} does not appear to be an IPv4 or IPv6 address")
+    return parsed
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a large table names each address many times
 def host_address_problem(address: str) -> str | None:
     """Why ``address`` (canonical, either family) names no single host, so can be neither a
     virtual address nor a real server: unspecified, 0.0.0.0/8, broadcast, multicast, or an
     IPv4 address in IPv6 clothing (IPv4 packets never reach an IPv6 service)."""
-    parsed = ipaddress.ip_address(address)
+    parsed = _parsed(address)
     if parsed.is_unspecified:
         return f"{address} is not a usable address (the unspecified address)"
     if isinstance(parsed, ipaddress.IPv4Address):
@@ -77,7 +88,7 @@ def real_server_address_problem(address: str) -> str | None:
     problem = host_address_problem(address)
     if problem:
         return problem
-    parsed = ipaddress.ip_address(address)
+    parsed = _parsed(address)
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.is_link_local:
         return f"{address} is link-local, which the kernel refuses for a real server"
     return None
