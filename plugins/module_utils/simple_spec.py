@@ -5,8 +5,8 @@ Ansible's validation would give.
 
 Ansible validates nested options generically, at about 100 µs a dict in a lab guest: the
 10,000 services of 10 destinations an ``ipvs_table`` task may carry took 8-12 s before the
-module did anything. Most tables arrive with every value of its type already (YAML, a
-template, ``ipvs_info``'s output); for those, ``checked`` returns what Ansible would (every
+module did anything. Most tables arrive with every value of its type already (from YAML or a
+template); for those, ``checked`` returns what Ansible would (every
 option present, defaults filled, nothing converted) in a fraction of the time. Anything else
 (a value to convert such as ``"80"`` for an int, an unknown key, a missing required option, a
 choice not allowed) returns None, and the caller runs Ansible's own validation, which converts

@@ -38,7 +38,7 @@ from .lvsd_orphan import OrphanWatch
 from .lvsd_pacing import ResyncPacer
 from .lvsd_plan import Planned, plan_config
 from .lvsd_state import Member, VirtualState, build_virtuals, shown
-from .lvsd_status import StatusCache
+from .lvsd_status import StatusCache, document_parts
 from .lvsd_table import KernelTable, ShadowTable
 
 NAME = "lvsd"
@@ -399,8 +399,9 @@ class Lvsd:
     def write_status(self) -> None:
         self._status_pending = False
         try:
-            runtime.write_status_parts(NAME, self.status_header(),
-                                       self.status_cache.entries(self.virtuals.values()))
+            runtime.write_status_file(NAME, document_parts(
+                runtime.stamped(self.status_header()),
+                self.status_cache.entries(self.virtuals.values())))
         except OSError as error:
             log.debug("cannot write the status file: %s", error)
 

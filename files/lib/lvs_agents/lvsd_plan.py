@@ -77,17 +77,17 @@ class Planned(_Pickled):
 def plan_config(config: LvsConfig, step: float) -> Planned:
     """The plans of ``config``'s active virtuals (none unless ``service = lvs``)."""
     alike: dict[object, object] = {}
+    slim = [replace(virtual, servers=()) for virtual in config.virtuals]
     plans = []
     if config.service == "lvs":
-        plans = [_plan_virtual(virtual, config, step, alike)
-                 for virtual in config.virtuals if virtual.active]
-    slim = {id(virtual): replace(virtual, servers=()) for virtual in config.virtuals}
-    return Planned(replace(config, virtuals=tuple(slim.values())),
-                   tuple(replace(plan, virtual=slim[id(plan.virtual)]) for plan in plans))
+        plans = [_plan_virtual(virtual, without_servers, config, step, alike)
+                 for virtual, without_servers in zip(config.virtuals, slim)  # noqa: B905 - 3.9
+                 if virtual.active]
+    return Planned(replace(config, virtuals=tuple(slim)), tuple(plans))
 
 
-def _plan_virtual(virtual: VirtualService, config: LvsConfig, step: float,
-                  alike: dict[object, object]) -> VirtualPlan:
+def _plan_virtual(virtual: VirtualService, without_servers: VirtualService, config: LvsConfig,
+                  step: float, alike: dict[object, object]) -> VirtualPlan:
     service = service_for_virtual(virtual)
     service_key = service.key
     members = []
@@ -111,7 +111,7 @@ def _plan_virtual(virtual: VirtualService, config: LvsConfig, step: float,
                            "sorry_server", sorry_dest,
                            CheckSpec.for_server(virtual, sorry_dest.address, sorry_dest.port),
                            policy, None, False, True)
-    return VirtualPlan(virtual, service, tuple(members), sorry)
+    return VirtualPlan(without_servers, service, tuple(members), sorry)
 
 
 def _one(alike: dict[object, object], value: T) -> T:

@@ -126,22 +126,19 @@ def replace_file(path: str, content: bytes | Iterable[bytes], mode: int = 0o600,
 
 def write_status(name: str, data: dict[str, Any]) -> str:
     """Write ``<run dir>/<name>.json`` atomically, adding ``version``, ``pid`` and ``updated``."""
-    directory = run_dir()
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    document = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
-    replace_file(status_path(name), json.dumps(document, sort_keys=True).encode(), mode=0o644)
-    return status_path(name)
+    return write_status_file(name, json.dumps(stamped(data), sort_keys=True).encode())
 
 
-def write_status_parts(name: str, data: dict[str, Any], virtuals: Iterable[str]) -> str:
-    """``write_status`` of ``data`` with a ``virtuals`` list whose entries are JSON texts
-    already (lvsd keeps them per virtual: ``lvsd_status``)."""
-    from .lvsd_status import document_parts  # noqa: PLC0415 - lvsd's only
+def stamped(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with what every status file carries: ``version``, ``pid`` and ``updated``."""
+    return {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
 
-    directory = run_dir()
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    header = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **data}
-    replace_file(status_path(name), document_parts(header, virtuals), mode=0o644)
+
+def write_status_file(name: str, content: bytes | Iterable[bytes]) -> str:
+    """Write ``<run dir>/<name>.json`` atomically from its text (lvsd writes its own in
+    pieces: ``lvsd_status``)."""
+    os.makedirs(run_dir(), mode=0o755, exist_ok=True)
+    replace_file(status_path(name), content, mode=0o644)
     return status_path(name)
 
 

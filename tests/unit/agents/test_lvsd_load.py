@@ -21,8 +21,17 @@ LOG = logging.getLogger("test")
 
 @pytest.fixture
 def apart(monkeypatch):
-    """Every file counts as large: read in a child process."""
+    """Every file counts as large: read in a child process. The list counts the reads apart."""
     monkeypatch.setattr(lvsd_load, "APART_ABOVE", 0)
+    reads = []
+    real = lvsd_load.in_child
+
+    def counted(work):
+        reads.append(work)
+        return real(work)
+
+    monkeypatch.setattr(lvsd_load, "in_child", counted)
+    return reads
 
 
 def source_for(tmp_path, text):
@@ -36,9 +45,8 @@ def test_the_plans_read_apart_are_the_plans_read_here(tmp_path, apart):
                   virtual_extra="     sorry_server = 127.0.0.9\n")
     here = plan_config(runtime.load_config(_write(tmp_path / "here.cf", text)), 20.0)
     source = source_for(tmp_path, text)
-    pid = os.getpid()
     apart_plans = lvsd_load.load_planned(source, "load", 20.0)
-    assert os.getpid() == pid
+    assert len(apart) == 1  # read in a child
     assert apart_plans == here
     assert source.saved_at is not None and source.problem is None  # carried back
     assert (tmp_path / "last-good.cf").read_text() == text  # kept by the child
@@ -95,6 +103,7 @@ def test_lvsd_reloads_a_file_read_apart_in_place(tmp_path, apart):
         return health, kept.health, harness
 
     health, kept, harness = asyncio.run(main())
+    assert len(apart) == 1  # the reload's read (the harness parsed the first file itself)
     assert kept is health  # the server that stays keeps its health
     assert harness.daemon.config.virtuals[0].scheduler == "rr"
     assert harness.daemon.config.virtuals[0].servers == ()  # lvsd keeps no server blocks
